@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * xpoll: an alternative eventpoll behind /dev/xpoll.
+ *
+ * Every open() of /dev/xpoll is one instance, the counterpart of an
+ * epoll_create1() descriptor; these ioctls are its system calls.
+ *
+ * Rules of this ABI:
+ *  - every struct has a fixed size and the same layout on 32- and 64-bit
+ *    userspace (explicit padding, __u64 for user pointers), so compat
+ *    callers use the same commands;
+ *  - every reserved field and every flags field with no defined bit must
+ *    be zero on input, else the call fails with EINVAL: that is how later
+ *    versions add fields without breaking older binaries;
+ *  - event bits are epoll's own (EPOLLIN, EPOLLET, ...), and events are
+ *    returned in the kernel's struct epoll_event layout, so an epoll
+ *    program's buffer is passed as it is;
+ *  - this header includes neither <linux/eventpoll.h> nor <sys/epoll.h>,
+ *    so it can sit beside either.
+ *
+ * XPOLL_IOC_VERSION tells the ABI version and which features this module
+ * implements; a program checks a feature bit before it uses the feature.
+ */
+#ifndef _UAPI_LINUX_XPOLL_H
+#define _UAPI_LINUX_XPOLL_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define XPOLL_DEVICE		"/dev/xpoll"
+#define XPOLL_ABI_VERSION	1
+
+/* Feature bits reported by XPOLL_IOC_VERSION. */
+#define XPOLL_FEAT_CTL		(1ULL << 0)	/* XPOLL_IOC_CTL */
+#define XPOLL_FEAT_WAIT		(1ULL << 1)	/* XPOLL_IOC_WAIT, with sigmask */
+#define XPOLL_FEAT_POLL		(1ULL << 2)	/* instance is pollable/nestable */
+#define XPOLL_FEAT_FDINFO	(1ULL << 3)	/* items listed in fdinfo */
+/*
+ * Reserved for what comes next, not reported by this version:
+ * bit 8 batched ctl, bit 9 ctl+wait, bit 10 user-triggered events,
+ * bit 11 mmap'ed ready ring, bit 12 minimum-wait batching, bit 13 statistics.
+ */
+
+struct xpoll_version {
+	__u32 abi_version;	/* out: XPOLL_ABI_VERSION */
+	__u32 reserved0;	/* in: must be 0 */
+	__u64 features;		/* out: XPOLL_FEAT_* */
+	__u64 reserved[2];	/* in: must be 0 */
+};
+
+/* ops: the values of EPOLL_CTL_ADD, EPOLL_CTL_DEL and EPOLL_CTL_MOD */
+#define XPOLL_CTL_ADD		1
+#define XPOLL_CTL_DEL		2
+#define XPOLL_CTL_MOD		3
+
+struct xpoll_ctl {
+	__u32 op;		/* XPOLL_CTL_* */
+	__s32 fd;		/* target descriptor */
+	__u32 events;		/* EPOLL* event and mode bits, as epoll_ctl */
+	__u32 flags;		/* must be 0 */
+	__u64 data;		/* returned with every event of this target */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* timeout_ns: any negative value blocks until an event or a signal. */
+#define XPOLL_TIMEOUT_INFINITE	(-1LL)
+
+struct xpoll_wait {
+	__u64 events;		/* user pointer: struct epoll_event[maxevents] */
+	__s32 maxevents;	/* 1 .. INT_MAX / sizeof(struct epoll_event) */
+	__u32 flags;		/* must be 0 */
+	__s64 timeout_ns;	/* < 0 forever, 0 return at once, > 0 relative */
+	__u64 sigmask;		/* user pointer to a sigset_t, or 0 for none */
+	__u32 sigsetsize;	/* size of that sigset_t (8 on Linux) */
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+#define XPOLL_IOC_MAGIC		0xB8
+/* Returns 0. */
+#define XPOLL_IOC_VERSION	_IOWR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version)
+/* Returns 0, or -1 with errno exactly as epoll_ctl(2). */
+#define XPOLL_IOC_CTL		_IOW(XPOLL_IOC_MAGIC, 0x01, struct xpoll_ctl)
+/* Returns the number of events stored, as epoll_pwait2(2). */
+#define XPOLL_IOC_WAIT		_IOW(XPOLL_IOC_MAGIC, 0x02, struct xpoll_wait)
+/* 0x03..0x0f are reserved for the commands the feature bits above name. */
+
+#endif /* _UAPI_LINUX_XPOLL_H */
