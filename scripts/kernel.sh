@@ -5,6 +5,8 @@
 #                              allnoconfig + scripts/debug.config
 #   scripts/kernel.sh distro   Debian's linux-image-*-amd64, unpacked (never installed),
 #                              with the modules a guest needs to mount 9p
+#   scripts/kernel.sh ksft     kselftest_harness.h, kunit.py, checkpatch.pl from
+#                              linux-source-6.1 (prints the selftests include folder)
 #
 # Results are cached in $XPOLL_CACHE (default $XDG_CACHE_HOME/xpoll, else
 # ~/.cache/xpoll), keyed by the package version and a hash of the recipe, so a
@@ -144,8 +146,37 @@ distro() {
 	echo "$dir"
 }
 
+# The few files of the kernel source that userspace tooling needs:
+# kselftest_harness.h, kunit.py (the KTAP parser) and checkpatch.pl.
+# Prints the selftests include folder.
+ksft() {
+	local ver dir
+	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
+		die "linux-source-6.1 is not installed (run scripts/deps.sh)"
+	dir="$CACHE/ksrc-$ver"
+	if [ ! -f "$dir/.done" ]; then
+		exec 9>"$CACHE/ksrc.lock"
+		flock 9
+		if [ ! -f "$dir/.done" ]; then
+			log "extracting kselftest, kunit and checkpatch from linux-source-6.1"
+			rm -rf "$dir"
+			mkdir -p "$dir"
+			tar -C "$dir" -xf /usr/src/linux-source-6.1.tar.xz \
+				linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+				linux-source-6.1/tools/testing/selftests/kselftest.h \
+				linux-source-6.1/tools/testing/kunit \
+				linux-source-6.1/scripts/checkpatch.pl \
+				linux-source-6.1/scripts/spelling.txt \
+				linux-source-6.1/scripts/const_structs.checkpatch
+			touch "$dir/.done"
+		fi
+	fi
+	echo "$dir/linux-source-6.1/tools/testing/selftests"
+}
+
 case "${1:-}" in
 debug) debug ;;
+ksft) ksft ;;
 distro) distro ;;
-*) die "usage: $0 debug|distro" ;;
+*) die "usage: $0 debug|distro|ksft" ;;
 esac
