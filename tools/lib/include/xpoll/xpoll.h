@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libxpoll: the epoll API over /dev/xpoll.
+ *
+ * Each function has the signature and the errno behaviour of its epoll
+ * counterpart (xpoll_create1 ~ epoll_create1, ...); the descriptors it
+ * returns are xpoll instances, usable with these functions, with
+ * poll()/select()/epoll (an instance is pollable) and with close().
+ *
+ * Events come back in the caller's struct epoll_event array unchanged in
+ * layout: the array is handed to the kernel as it is, never copied.
+ *
+ * Link with -lxpoll (pkg-config --cflags --libs libxpoll).
+ */
+#ifndef XPOLL_XPOLL_H
+#define XPOLL_XPOLL_H
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <linux/xpoll.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The only flag of xpoll_create1: same value as EPOLL_CLOEXEC/O_CLOEXEC. */
+#define XPOLL_CLOEXEC	O_CLOEXEC
+
+/* Open a new instance: as epoll_create1(); flags 0 or XPOLL_CLOEXEC. */
+int xpoll_create1(int flags);
+/* As epoll_create(): size is ignored but must be > 0 (else EINVAL). */
+int xpoll_create(int size);
+/* As epoll_ctl(): op is EPOLL_CTL_ADD/MOD/DEL; event may be NULL for DEL. */
+int xpoll_ctl(int xpfd, int op, int fd, struct epoll_event *event);
+/* As epoll_wait(): timeout in milliseconds, -1 blocks. */
+int xpoll_wait(int xpfd, struct epoll_event *events, int maxevents,
+	       int timeout);
+/* As epoll_pwait(): sigmask (may be NULL) is set for the wait. */
+int xpoll_pwait(int xpfd, struct epoll_event *events, int maxevents,
+		int timeout, const sigset_t *sigmask);
+/* As epoll_pwait2(): timeout NULL blocks, else a relative timespec. */
+int xpoll_pwait2(int xpfd, struct epoll_event *events, int maxevents,
+		 const struct timespec *timeout, const sigset_t *sigmask);
+
+/*
+ * Extensions (no epoll counterpart).
+ * xpoll_version: ABI version and XPOLL_FEAT_* bits of the loaded module,
+ * asked through the instance xpfd; 0 or -1 with errno (ENOTTY: not xpoll).
+ */
+int xpoll_version(int xpfd, uint32_t *abi_version, uint64_t *features);
+/* 1 if fd is an xpoll instance, 0 if not, -1 with errno (EBADF). */
+int xpoll_is_instance(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XPOLL_XPOLL_H */

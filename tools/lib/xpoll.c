@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libxpoll: epoll's API over the ioctls of /dev/xpoll (uapi/linux/xpoll.h).
+ *
+ * Errno rules. The ioctls return epoll's errno for everything the module
+ * sees; this file only adds what happens before the kernel is entered in
+ * epoll's own order of checks:
+ *  - epoll_create1: flags other than EPOLL_CLOEXEC -> EINVAL;
+ *    epoll_create: size <= 0 -> EINVAL. A missing /dev/xpoll gives open()'s
+ *    errno (ENOENT; ENXIO/ENODEV when the node exists without the module).
+ *  - epoll_ctl copies the event before it looks at the descriptors, so a
+ *    NULL event for an op other than DEL is EFAULT whatever the fds are.
+ *    (A non-NULL but unmapped event pointer faults in this library, where
+ *    the kernel would say EFAULT: the fields are read here to fill the
+ *    ioctl struct.)
+ *  - epoll_wait checks maxevents before the descriptor: EINVAL first.
+ *  - epoll_pwait2 validates the timespec before anything else: EINVAL.
+ *  - A descriptor that is not an instance makes the ioctl fail ENOTTY;
+ *    epoll says EINVAL there (after EBADF/EPERM for the target in ctl).
+ *
+ * Waits are cancellation points, as epoll_wait is in glibc: cancellation
+ * is made asynchronous for the duration of the ioctl only.
+ *
+ * No state: every function is thread-safe and async-signal-safe except
+ * through pthread_setcanceltype, which is itself async-cancel-safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "xpoll_internal.h"
+
+#define XPOLL_API __attribute__((visibility("default")))
+
+/* Misc character devices share this major (include/uapi/linux/major.h). */
+#define XPOLL_MISC_MAJOR 10
+
+XPOLL_API int xpoll_create1(int flags)
+{
+	if (flags & ~XPOLL_CLOEXEC) {
+		errno = EINVAL;
+		return -1;
+	}
+	return open(XPOLL_DEVICE, O_RDWR | flags);
+}
+
+XPOLL_API int xpoll_create(int size)
+{
+	if (size <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return xpoll_create1(0);
+}
+
+int xpoll__ctl(int xpfd, int op, int fd, struct epoll_event *event)
+{
+	struct xpoll_ctl c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = (uint32_t)op;
+	c.fd = fd;
+	if (op != EPOLL_CTL_DEL) {
+		if (!event) {
+			errno = EFAULT;
+			return -1;
+		}
+		c.events = event->events;
+		c.data = event->data.u64;
+	}
+	return ioctl(xpfd, XPOLL_IOC_CTL, &c);
+}
+
+int xpoll__ctl_not_instance_errno(int fd)
+{
+	struct stat st;
+
+	/* epoll_ctl looks at the target (EBADF, EPERM) before epfd's type. */
+	if (fstat(fd, &st) < 0)
+		return EBADF;
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		return EPERM;
+	return EINVAL;
+}
+
+XPOLL_API int xpoll_ctl(int xpfd, int op, int fd, struct epoll_event *event)
+{
+	int ret = xpoll__ctl(xpfd, op, fd, event);
+
+	if (ret < 0 && errno == ENOTTY)
+		errno = xpoll__ctl_not_instance_errno(fd);
+	return ret;
+}
+
+int64_t xpoll__ms_to_ns(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return XPOLL_TIMEOUT_INFINITE;
+	return (int64_t)timeout_ms * 1000000LL;
+}
+
+int64_t xpoll__ts_to_ns(const struct timespec *ts)
+{
+	if (!ts)
+		return XPOLL_TIMEOUT_INFINITE;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+		return -2;
+	/* Past ~292 years: saturate, still a finite positive timeout. */
+	if (ts->tv_sec >= INT64_MAX / 1000000000LL)
+		return INT64_MAX;
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+int xpoll__wait_ns(int xpfd, struct epoll_event *events, int maxevents,
+		   int64_t timeout_ns, const sigset_t *sigmask)
+{
+	struct xpoll_wait w;
+	int ret, saved, oldtype;
+
+	if (maxevents <= 0 || maxevents > XPOLL_MAX_EVENTS) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.events = (uint64_t)(uintptr_t)events;
+	w.maxevents = maxevents;
+	w.timeout_ns = timeout_ns;
+	if (sigmask) {
+		w.sigmask = (uint64_t)(uintptr_t)sigmask;
+		w.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
+	}
+	/*
+	 * epoll_wait is a cancellation point: a blocked waiter must be
+	 * cancellable. ioctl is not one, so allow asynchronous cancellation
+	 * only while the thread sits in the ioctl (the kernel returns EINTR
+	 * to deliver the cancel signal, and nothing here holds resources).
+	 */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	ret = ioctl(xpfd, XPOLL_IOC_WAIT, &w);
+	saved = errno;
+	pthread_setcanceltype(oldtype, NULL);
+	errno = saved;
+	return ret;
+}
+
+static int xpoll_wait_common(int xpfd, struct epoll_event *events,
+			     int maxevents, int64_t timeout_ns,
+			     const sigset_t *sigmask)
+{
+	int ret = xpoll__wait_ns(xpfd, events, maxevents, timeout_ns, sigmask);
+
+	if (ret < 0 && errno == ENOTTY)
+		errno = EINVAL;
+	return ret;
+}
+
+XPOLL_API int xpoll_wait(int xpfd, struct epoll_event *events, int maxevents,
+			 int timeout)
+{
+	return xpoll_wait_common(xpfd, events, maxevents,
+				 xpoll__ms_to_ns(timeout), NULL);
+}
+
+XPOLL_API int xpoll_pwait(int xpfd, struct epoll_event *events, int maxevents,
+			  int timeout, const sigset_t *sigmask)
+{
+	return xpoll_wait_common(xpfd, events, maxevents,
+				 xpoll__ms_to_ns(timeout), sigmask);
+}
+
+XPOLL_API int xpoll_pwait2(int xpfd, struct epoll_event *events,
+			   int maxevents, const struct timespec *timeout,
+			   const sigset_t *sigmask)
+{
+	int64_t ns = xpoll__ts_to_ns(timeout);
+
+	if (ns == -2) {
+		errno = EINVAL;
+		return -1;
+	}
+	return xpoll_wait_common(xpfd, events, maxevents, ns, sigmask);
+}
+
+XPOLL_API int xpoll_version(int xpfd, uint32_t *abi_version,
+			    uint64_t *features)
+{
+	struct xpoll_version v;
+
+	memset(&v, 0, sizeof(v));
+	if (ioctl(xpfd, XPOLL_IOC_VERSION, &v) < 0)
+		return -1;
+	if (abi_version)
+		*abi_version = v.abi_version;
+	if (features)
+		*features = v.features;
+	return 0;
+}
+
+XPOLL_API int xpoll_is_instance(int fd)
+{
+	struct stat st;
+	uint32_t abi;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != XPOLL_MISC_MAJOR)
+		return 0;
+	/* Some misc device: only xpoll answers the version ioctl. */
+	return xpoll_version(fd, &abi, NULL) == 0;
+}
