@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpoll-fuzz: random and adversarial ioctls on /dev/xpoll from several
+ * threads (issue 5, item 3).
+ *
+ * Every call must succeed or fail with one of the errnos the interface
+ * documents (EINVAL EFAULT ENOTTY EBADF EEXIST ENOENT EPERM ELOOP ENOSPC
+ * ENOMEM EINTR); any other result, or a success where the contract demands
+ * a failure (a non-zero reserved field, a bad maxevents, an unknown
+ * command), is a failure. Outputs are checked too: VERSION fills in ABI 1,
+ * WAIT never returns more than maxevents and never writes past the events
+ * it returned (a canary follows them).
+ *
+ * Inputs: commands (the three real ones, unknown ones in and out of xpoll's
+ * magic, real ones with the size or direction bits wrong), argument
+ * pointers (valid, NULL, unmapped, straddling into an unmapped page,
+ * read-only, kernel, non-canonical, misaligned), struct fields (random ops,
+ * masks, huge and negative counts, non-zero reserved and flags), target fds
+ * (xpoll instances, so nesting and cycles, epoll, eventfds, pipes, sockets,
+ * timerfd, signalfd, a memfd and a directory that cannot be polled, closed
+ * and recycled numbers, negative and huge numbers). Descriptors are closed
+ * and reopened under the other threads' feet, and a kicker thread sends
+ * signals so blocking waits end with EINTR.
+ *
+ * Replay: each thread draws from its own generator seeded by (seed, thread);
+ * --threads 1 with the same --seed and --calls repeats the exact sequence.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include <linux/xpoll.h>
+
+#define NSLOT 48
+#define MAXTH 16
+#define PG 4096
+
+static atomic_int slot_fd[NSLOT];
+static atomic_long calls, bad_errno, contract_fail;
+static atomic_long errno_hist[140];
+static atomic_int stop;
+static long max_calls = 200000;
+static double max_secs = 30;
+static unsigned long long seed;
+static int nthreads = 4, verbose;
+
+/* memory: [rw page][PROT_NONE page] and one read-only page */
+static char *rw_page, *none_page, *ro_page;
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static int chance(uint64_t *s, int n)	/* 1 in n */
+{
+	return rnd(s) % n == 0;
+}
+
+static const int allowed[] = {
+	EINVAL, EFAULT, ENOTTY, EBADF, EEXIST, ENOENT, EPERM, ELOOP, ENOSPC,
+	ENOMEM, EINTR,
+};
+
+static void report(const char *what, int ret, int err, const char *why)
+{
+	static atomic_int printed;
+
+	if (atomic_fetch_add(&printed, 1) < 20)
+		printf("# %s: returned %d errno %d (%s): %s\n", what, ret, err,
+		       strerror(err), why);
+}
+
+/*
+ * ret/err: the call's result. must_fail: the contract requires an error.
+ * exact: if non-zero, the only acceptable errno.
+ */
+static void judge(const char *what, int ret, int err, int must_fail, int exact)
+{
+	unsigned int i;
+
+	atomic_fetch_add(&calls, 1);
+	if (ret >= 0) {
+		atomic_fetch_add(&errno_hist[0], 1);
+		if (must_fail || exact) {
+			atomic_fetch_add(&contract_fail, 1);
+			report(what, ret, 0, "succeeded where the contract demands an error");
+		}
+		return;
+	}
+	atomic_fetch_add(&errno_hist[err > 0 && err < 140 ? err : 139], 1);
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (err == allowed[i])
+			break;
+	if (i == sizeof(allowed) / sizeof(allowed[0])) {
+		atomic_fetch_add(&bad_errno, 1);
+		report(what, ret, err, "undocumented errno");
+		return;
+	}
+	if (exact && err != exact && err != EINTR) {
+		atomic_fetch_add(&contract_fail, 1);
+		report(what, ret, err, exact == ENOTTY ? "expected ENOTTY" : "expected another errno");
+	}
+}
+
+/* ---- the descriptor pool ------------------------------------------------ */
+
+static int open_object(uint64_t *rs)
+{
+	int p[2], fd = -1;
+	sigset_t ss;
+	struct itimerspec its = { .it_value = { 0, 1 } };
+
+	switch (rnd(rs) % 12) {
+	case 0: case 1: case 2: case 3:
+		return open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	case 4:
+		return eventfd(rnd(rs) & 1, EFD_NONBLOCK | EFD_CLOEXEC);
+	case 5:
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC))
+			return -1;
+		fd = rnd(rs) & 1;
+		close(p[!fd]);	/* the other end gone: HUP or ERR */
+		return p[fd];
+	case 6:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p))
+			return -1;
+		if (rnd(rs) & 1) {
+			close(p[1]);	/* peer gone: HUP */
+		} else if (write(p[1], "x", 1) < 0) {
+			close(p[1]);
+		}
+		return p[0];
+	case 7:
+		return epoll_create1(EPOLL_CLOEXEC);
+	case 8:
+		fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (fd >= 0 && rnd(rs) & 1)
+			timerfd_settime(fd, 0, &its, NULL);
+		return fd;
+	case 9:
+		sigemptyset(&ss);
+		sigaddset(&ss, SIGUSR2);
+		return signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+	case 10:
+		return memfd_create("xpoll-fuzz", MFD_CLOEXEC);	/* EPERM */
+	default:
+		return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* EPERM */
+	}
+}
+
+static void recycle_slot(uint64_t *rs)
+{
+	int i = rnd(rs) % NSLOT;
+	int old = atomic_exchange(&slot_fd[i], -1);
+
+	if (old >= 0)
+		close(old);
+	atomic_store(&slot_fd[i], open_object(rs));
+}
+
+static int pick_fd(uint64_t *rs, int self)
+{
+	static const int bogus[] = { -1, -2, -1000, 0x7fffffff, 1 << 20, 4096 };
+
+	switch (rnd(rs) % 16) {
+	case 0:
+		return bogus[rnd(rs) % 6];
+	case 1:
+		return self;
+	case 2:
+		return 3 + rnd(rs) % 200;	/* whatever lives there now */
+	default:
+		return atomic_load(&slot_fd[rnd(rs) % NSLOT]);
+	}
+}
+
+static void flip_readiness(uint64_t *rs)
+{
+	int fd = atomic_load(&slot_fd[rnd(rs) % NSLOT]);
+	char buf[64];
+	uint64_t one = 1;
+
+	if (fd < 0)
+		return;
+	/* both are harmless on any kind of descriptor; errors don't matter */
+	if (rnd(rs) & 1) {
+		if (write(fd, &one, sizeof(one)) < 0)
+			return;
+	} else if (read(fd, buf, sizeof(buf)) < 0) {
+		return;
+	}
+}
+
+/* ---- pointers ------------------------------------------------------------ */
+
+/*
+ * A pointer for a struct of size sz: mostly good, otherwise one of the
+ * ways user memory can be wrong. The kind says what the kernel must make
+ * of it: P_GOOD, P_RO (readable, zero-filled, not writable), P_FAULT (no
+ * access can succeed), P_MAYBE (a random address: anything goes).
+ */
+enum { P_GOOD, P_RO, P_FAULT, P_MAYBE, P_NULL };
+
+static void *pick_ptr(uint64_t *rs, void *good, size_t sz, int *kind)
+{
+	switch (rnd(rs) % 20) {
+	case 0:
+		*kind = P_NULL;
+		return NULL;
+	case 1:
+		*kind = P_FAULT;
+		return none_page + rnd(rs) % PG;
+	case 2:
+		*kind = P_FAULT;
+		return none_page - sz + 1 + rnd(rs) % (sz - 1);	/* straddles */
+	case 3:
+		*kind = P_RO;
+		return ro_page + rnd(rs) % (PG - sz);
+	case 4:
+		*kind = P_FAULT;
+		return (void *)0xffffffff81000000ULL;
+	case 5:
+		*kind = P_FAULT;
+		return (void *)0x8000000000000000ULL;
+	case 6:
+		*kind = P_MAYBE;
+		return (void *)(uintptr_t)rnd(rs);
+	case 7:	/* misaligned but valid: must work */
+		*kind = P_GOOD;
+		return (char *)rw_page + PG - sz - 1 - rnd(rs) % 7;
+	default:
+		*kind = P_GOOD;
+		return good;
+	}
+}
+
+static uint32_t pick_events(uint64_t *rs)
+{
+	static const uint32_t bits[] = {
+		EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLERR, EPOLLHUP, EPOLLRDHUP,
+		EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE, EPOLLWAKEUP, EPOLLRDNORM,
+		EPOLLWRNORM, EPOLLRDBAND, EPOLLMSG,
+	};
+	uint32_t m = 0;
+	int n = rnd(rs) % 4;
+
+	if (chance(rs, 16))
+		return (uint32_t)rnd(rs);
+	while (n--)
+		m |= bits[rnd(rs) % (sizeof(bits) / sizeof(bits[0]))];
+	return m;
+}
+
+/* ---- the calls ----------------------------------------------------------- */
+
+static unsigned long bad_cmd(uint64_t *rs)
+{
+	/* xpoll's real commands with the size or direction wrong */
+	static const unsigned long mangled[] = {
+		_IOR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version),
+		_IOWR(XPOLL_IOC_MAGIC, 0x01, struct xpoll_ctl),
+		_IOR(XPOLL_IOC_MAGIC, 0x02, struct xpoll_wait),
+		_IOW(XPOLL_IOC_MAGIC, 0x01, __u64),
+		_IOW(XPOLL_IOC_MAGIC, 0x02, struct xpoll_ctl),
+		_IO(XPOLL_IOC_MAGIC, 0x00), _IO(XPOLL_IOC_MAGIC, 0x01),
+		_IO(XPOLL_IOC_MAGIC, 0x02),
+	};
+	unsigned long c;
+	unsigned int type;
+
+	switch (rnd(rs) % 3) {
+	case 0:
+		return mangled[rnd(rs) % (sizeof(mangled) / sizeof(mangled[0]))];
+	case 1:	/* reserved numbers of xpoll's magic, any size */
+		return _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 3 + rnd(rs) % 253,
+			    rnd(rs) % 256);
+	default:
+		/*
+		 * Anything else, except the types the VFS answers itself for
+		 * every file (FIO*, FS_IOC_*, FIFREEZE, FICLONE, FIBMAP...):
+		 * those never reach xpoll.
+		 */
+		do {
+			c = (uint32_t)rnd(rs);
+			type = _IOC_TYPE(c);
+		} while (type == 0x00 || type == 'T' || type == 'X' ||
+			 type == 'f' || type == 0x94 || type == 0x15 ||
+			 type == XPOLL_IOC_MAGIC);
+		return c;
+	}
+}
+
+struct wait_buf {
+	struct epoll_event ev[64];
+	uint64_t canary[8];
+};
+
+static void fz_version(int xfd, uint64_t *rs)
+{
+	struct xpoll_version v, *p;
+	int kind, ret, err, must = 0;
+
+	memset(&v, 0, sizeof(v));
+	if (chance(rs, 4)) {
+		v.reserved0 = chance(rs, 2) ? (uint32_t)rnd(rs) : 0;
+		v.reserved[rnd(rs) & 1] = rnd(rs);
+		must = v.reserved0 || v.reserved[0] || v.reserved[1];
+	}
+	p = pick_ptr(rs, &v, sizeof(v), &kind);
+	if (kind == P_GOOD && p != &v)
+		memcpy(p, &v, sizeof(v));
+	ret = ioctl(xfd, XPOLL_IOC_VERSION, p);
+	err = errno;
+	/* RO: readable but VERSION writes back, so it must fail too */
+	judge("VERSION", ret, err, must || (kind != P_GOOD && kind != P_MAYBE), 0);
+	if (p != &v && kind == P_GOOD)
+		memcpy(&v, p, sizeof(v));
+	if (ret == 0 && kind == P_GOOD && (v.abi_version != XPOLL_ABI_VERSION ||
+				 !(v.features & XPOLL_FEAT_CTL))) {
+		atomic_fetch_add(&contract_fail, 1);
+		report("VERSION", ret, 0, "bad abi_version or features");
+	}
+}
+
+static void fz_ctl(int xfd, uint64_t *rs)
+{
+	struct xpoll_ctl c, *p;
+	int kind, ret, err, must = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.op = chance(rs, 12) ? (uint32_t)rnd(rs) % 8 : 1 + rnd(rs) % 3;
+	if (chance(rs, 40))
+		c.op = (uint32_t)rnd(rs);
+	c.fd = pick_fd(rs, xfd);
+	c.events = pick_events(rs);
+	c.data = rnd(rs);
+	if (chance(rs, 10)) {
+		if (rnd(rs) & 1)
+			c.flags = (uint32_t)rnd(rs) | 1;
+		else
+			c.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		must = 1;
+	}
+	p = pick_ptr(rs, &c, sizeof(c), &kind);
+	if (kind == P_GOOD && p != &c)
+		memcpy(p, &c, sizeof(c));
+	ret = ioctl(xfd, XPOLL_IOC_CTL, p);
+	err = errno;
+	/*
+	 * Read-only memory is fine for CTL (only read), but ours is zeros:
+	 * op 0, which is invalid, so every kind but GOOD and MAYBE must fail.
+	 */
+	if (kind == P_GOOD)
+		judge("CTL", ret, err, must || c.op < 1 || c.op > 3 || c.fd < 0, 0);
+	else
+		judge("CTL", ret, err, kind != P_MAYBE, 0);
+}
+
+static void fz_wait(int xfd, uint64_t *rs)
+{
+	struct wait_buf wb;
+	struct xpoll_wait w, *p;
+	sigset_t mask;
+	void *evp;
+	int kind, ekind, skind = P_NULL, ret, err, must = 0, cap = 64, i;
+
+	memset(&w, 0, sizeof(w));
+	memset(&wb, 0xa5, sizeof(wb));
+	w.maxevents = 1 + rnd(rs) % cap;
+	switch (rnd(rs) % 12) {
+	case 0:
+		w.maxevents = 0;
+		must = 1;
+		break;
+	case 1:
+		w.maxevents = -(int)(rnd(rs) % 0x7fffffff) - 1;
+		must = 1;
+		break;
+	case 2:
+		w.maxevents = (int)(0x7fffffff / sizeof(struct epoll_event)) + 1 +
+			      rnd(rs) % 1000;
+		must = 1;
+		break;
+	default:
+		break;
+	}
+	evp = pick_ptr(rs, wb.ev, sizeof(wb.ev), &ekind);
+	w.events = (uintptr_t)evp;
+	/* a kernel or non-canonical buffer fails access_ok: EFAULT always */
+	if ((uintptr_t)evp >= 0x8000000000000000ULL)
+		must = 1;
+	/* timeouts short, or forever (the kicker's signals end those) */
+	switch (rnd(rs) % 8) {
+	case 0:
+		w.timeout_ns = -1 - (long long)(rnd(rs) % 1000);
+		break;
+	case 1:
+		w.timeout_ns = (long long)(rnd(rs) % 2000000);
+		break;
+	case 2:
+		w.timeout_ns = (long long)(rnd(rs) % 1000);
+		break;
+	default:
+		w.timeout_ns = 0;
+	}
+	if (chance(rs, 4)) {
+		/* random bits, but never block the kicker's signal */
+		sigemptyset(&mask);
+		for (i = 1; i <= 64; i++)
+			if (rnd(rs) & 1)
+				sigaddset(&mask, i);
+		sigdelset(&mask, SIGUSR1);
+		w.sigmask = (uintptr_t)pick_ptr(rs, &mask, 8, &skind);
+		if (skind == P_GOOD)
+			w.sigmask = (uintptr_t)&mask;
+		if (skind == P_MAYBE && w.timeout_ns < 0)
+			w.timeout_ns = 0;	/* could block SIGUSR1 */
+		w.sigsetsize = chance(rs, 8) ? rnd(rs) % 256 : 8;
+		if (skind != P_NULL && w.sigsetsize != 8)
+			must = 1;
+		if (skind == P_FAULT)
+			must = 1;
+	} else if (chance(rs, 16)) {
+		w.sigsetsize = (uint32_t)rnd(rs);	/* ignored without a mask */
+	}
+	if (chance(rs, 12)) {
+		switch (rnd(rs) % 3) {
+		case 0:
+			w.flags = (uint32_t)rnd(rs) | 1;
+			break;
+		case 1:
+			w.reserved0 = (uint32_t)rnd(rs) | 1;
+			break;
+		default:
+			w.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		}
+		must = 1;
+	}
+	p = pick_ptr(rs, &w, sizeof(w), &kind);
+	if (kind == P_GOOD && p != &w)
+		memcpy(p, &w, sizeof(w));
+	ret = ioctl(xfd, XPOLL_IOC_WAIT, p);
+	err = errno;
+	if (kind == P_GOOD)
+		judge("WAIT", ret, err, must, 0);
+	else	/* unreadable, or zeros (maxevents 0): must fail */
+		judge("WAIT", ret, err, kind != P_MAYBE, 0);
+	if (ret > 0 && kind == P_GOOD) {
+		if (ret > w.maxevents) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("WAIT", ret, 0, "more events than maxevents");
+		}
+		/* events returned into our buffer: nothing written after them */
+		if (evp == wb.ev) {
+			const unsigned char *b = (const unsigned char *)&wb.ev[ret];
+			size_t left = sizeof(wb) - (size_t)ret * sizeof(struct epoll_event);
+
+			for (size_t k = 0; k < left; k++)
+				if (b[k] != 0xa5) {
+					atomic_fetch_add(&contract_fail, 1);
+					report("WAIT", ret, 0, "wrote past the events it returned");
+					break;
+				}
+		}
+	}
+}
+
+static void fz_unknown(int xfd, uint64_t *rs)
+{
+	char buf[256];
+	unsigned long cmd = bad_cmd(rs);
+	int kind, ret;
+	void *p = pick_ptr(rs, buf, sizeof(buf), &kind);
+
+	memset(buf, 0, sizeof(buf));
+	ret = ioctl(xfd, cmd, p);
+	judge("unknown cmd", ret, errno, 1, ENOTTY);
+	if (ret >= 0 && verbose)
+		printf("# unknown cmd %#lx succeeded\n", cmd);
+}
+
+/* XPOLL commands sent to whatever a pool slot holds now (maybe not xpoll) */
+static void fz_foreign(uint64_t *rs)
+{
+	int fd = pick_fd(rs, -1);
+
+	if (fd >= 0 && fd <= 2)
+		return;
+	switch (rnd(rs) % 3) {
+	case 0:
+		fz_version(fd, rs);
+		break;
+	case 1:
+		fz_ctl(fd, rs);
+		break;
+	default:
+		fz_wait(fd, rs);
+	}
+}
+
+/* ---- threads ----------------------------------------------------------------- */
+
+static void on_sig(int sig)
+{
+	(void)sig;
+}
+
+static pthread_t th[MAXTH];
+
+static void *kicker(void *arg)
+{
+	uint64_t rs = seed ^ 0x5555;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		usleep(500 + rnd(&rs) % 2000);
+		pthread_kill(th[rnd(&rs) % nthreads], SIGUSR1);
+	}
+	return NULL;
+}
+
+static void *fuzzer(void *arg)
+{
+	uint64_t rs = (seed + 1) * 0x9e3779b97f4a7c15ULL + (uintptr_t)arg * 0xbf58476d1ce4e5b9ULL;
+	int self = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (self < 0) {
+		perror("open " XPOLL_DEVICE);
+		atomic_fetch_add(&contract_fail, 1);
+		return NULL;
+	}
+	rnd(&rs);
+	while (!atomic_load(&stop)) {
+		switch (rnd(&rs) % 20) {
+		case 0:
+			recycle_slot(&rs);
+			break;
+		case 1: case 2:
+			flip_readiness(&rs);
+			break;
+		case 3:
+			fz_version(self, &rs);
+			break;
+		case 4: case 5:
+			fz_unknown(self, &rs);
+			break;
+		case 6: case 7: case 8:
+			fz_foreign(&rs);
+			break;
+		case 9: case 10: case 11: case 12: case 13: case 14:
+			fz_ctl(chance(&rs, 2) ? self : pick_fd(&rs, self), &rs);
+			break;
+		default:
+			fz_wait(chance(&rs, 2) ? self : pick_fd(&rs, self), &rs);
+		}
+		if (atomic_load(&calls) >= max_calls)
+			atomic_store(&stop, 1);
+	}
+	close(self);
+	return NULL;
+}
+
+static void usage(const char *a0)
+{
+	fprintf(stderr,
+		"usage: %s [--seed S] [--calls N] [--seconds S] [--threads T] [-v]\n"
+		"  stops at N calls (default 200000) or S seconds (default 30),\n"
+		"  whichever comes first; --threads 1 makes a seed exactly replayable\n",
+		a0);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_sig };	/* no SA_RESTART */
+	struct rlimit rl = { 4096, 4096 };
+	struct timespec t0, t1;
+	pthread_t kick;
+	double el;
+	int i, fails = 0, x;
+
+	seed = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 20;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--calls") && i + 1 < argc)
+			max_calls = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			max_secs = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			nthreads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-v"))
+			verbose = 1;
+		else
+			usage(argv[0]);
+	}
+	if (nthreads < 1 || nthreads > MAXTH)
+		usage(argv[0]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	printf("TAP version 13\n");
+	x = open(XPOLL_DEVICE, O_RDWR);
+	if (x < 0) {
+		printf("1..0 # SKIP cannot open %s: %s\n", XPOLL_DEVICE, strerror(errno));
+		return 4;
+	}
+	close(x);
+	printf("1..3\n");
+	printf("# seed: %llu threads: %d calls: %ld seconds: %.0f\n", seed, nthreads,
+	       max_calls, max_secs);
+	printf("# replay: %s --seed %llu --threads %d --calls %ld --seconds %.0f\n",
+	       argv[0], seed, nthreads, max_calls, max_secs);
+
+	rw_page = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro_page = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rw_page == MAP_FAILED || ro_page == MAP_FAILED)
+		return 2;
+	none_page = rw_page + PG;
+	mprotect(none_page, PG, PROT_NONE);
+
+	sigaction(SIGUSR1, &sa, NULL);
+	{
+		uint64_t rs = seed | 1;
+
+		for (i = 0; i < NSLOT; i++)
+			atomic_store(&slot_fd[i], open_object(&rs));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, fuzzer, (void *)(intptr_t)i);
+	pthread_create(&kick, NULL, kicker, NULL);
+	while (!atomic_load(&stop)) {
+		usleep(20000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (el >= max_secs)
+			atomic_store(&stop, 1);
+	}
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	pthread_join(kick, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	el = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (i = 0; i < NSLOT; i++)
+		if (slot_fd[i] >= 0)
+			close(slot_fd[i]);
+
+	printf("# calls: %ld seconds: %.1f calls_per_s: %.0f\n", atomic_load(&calls), el,
+	       atomic_load(&calls) / el);
+	printf("# results: success %ld", atomic_load(&errno_hist[0]));
+	for (i = 1; i < 140; i++)
+		if (atomic_load(&errno_hist[i]))
+			printf(", %s %ld", i == 139 ? "other" : strerrorname_np(i),
+			       atomic_load(&errno_hist[i]));
+	printf("\n");
+	fails += !!bad_errno;
+	printf("%sok 1 every call returned success or a documented errno (%ld not)\n",
+	       bad_errno ? "not " : "", atomic_load(&bad_errno));
+	fails += !!contract_fail;
+	printf("%sok 2 contract: must-fail inputs failed, outputs sane (%ld violations)\n",
+	       contract_fail ? "not " : "", atomic_load(&contract_fail));
+	/* a fuzzer that made no calls proves nothing */
+	fails += atomic_load(&calls) < 1000;
+	printf("%sok 3 fuzzer ran (%ld calls)\n", atomic_load(&calls) < 1000 ? "not " : "",
+	       atomic_load(&calls));
+	printf("# seed: %llu (replay with --seed %llu --threads 1 for one exact sequence)\n",
+	       seed, seed);
+	return fails ? 1 : 0;
+}
