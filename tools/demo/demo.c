@@ -52,6 +52,19 @@ struct msg {
 };
 
 static int opt_conns = 200, opt_reqs = 50, opt_threads = 4, opt_timeout = 90;
+/* -e: the server on the kernel's epoll instead (a baseline; no module needed) */
+static int opt_epoll_server;
+
+static int srv_ctl(int ep, int op, int fd, struct epoll_event *e)
+{
+	return opt_epoll_server ? epoll_ctl(ep, op, fd, e) : xpoll_ctl(ep, op, fd, e);
+}
+
+static int srv_wait(int ep, struct epoll_event *e, int max, int timeout)
+{
+	return opt_epoll_server ? epoll_wait(ep, e, max, timeout)
+				: xpoll_wait(ep, e, max, timeout);
+}
 
 static atomic_long served, answered, errors;
 static atomic_int accepted_now, accepted_peak;
@@ -118,7 +131,7 @@ struct sconn {
 static void server_close(struct sconn *c)
 {
 	/* DEL first: the demo shows the explicit form; close alone also works. */
-	if (xpoll_ctl(server_xpfd, EPOLL_CTL_DEL, c->fd, NULL) < 0)
+	if (srv_ctl(server_xpfd, EPOLL_CTL_DEL, c->fd, NULL) < 0)
 		fail("xpoll_ctl DEL");
 	close(c->fd);
 	free(c);
@@ -151,7 +164,7 @@ static int server_flush(struct sconn *c)
 				  (want ? EPOLLOUT : 0),
 			.data.ptr = c,
 		};
-		if (xpoll_ctl(server_xpfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		if (srv_ctl(server_xpfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
 			fail("xpoll_ctl MOD");
 			return -1;
 		}
@@ -208,7 +221,7 @@ static void *server_main(void *arg)
 	int running = 1;
 
 	while (running) {
-		int n = xpoll_wait(server_xpfd, evs, 64, 1000);
+		int n = srv_wait(server_xpfd, evs, 64, 1000);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -243,7 +256,7 @@ static void *server_main(void *arg)
 					.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
 					.data.ptr = c,
 				};
-				if (xpoll_ctl(server_xpfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+				if (srv_ctl(server_xpfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 					fail("xpoll_ctl ADD");
 					close(fd);
 					free(c);
@@ -430,7 +443,8 @@ static int run_load(struct load_result *res)
 		return -1;
 	}
 	server_port = ntohs(sa.sin_port);
-	server_xpfd = xpoll_create1(XPOLL_CLOEXEC);
+	server_xpfd = opt_epoll_server ? epoll_create1(EPOLL_CLOEXEC)
+				       : xpoll_create1(XPOLL_CLOEXEC);
 	stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (server_xpfd < 0 || stop_efd < 0) {
 		fail("xpoll_create1/eventfd");
@@ -438,18 +452,19 @@ static int run_load(struct load_result *res)
 	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &server_port };
 
-	if (xpoll_ctl(server_xpfd, EPOLL_CTL_ADD, lfd, &ev) < 0) {
+	if (srv_ctl(server_xpfd, EPOLL_CTL_ADD, lfd, &ev) < 0) {
 		fail("xpoll_ctl ADD listener");
 		return -1;
 	}
 	ev.data.ptr = &stop_efd;
-	if (xpoll_ctl(server_xpfd, EPOLL_CTL_ADD, stop_efd, &ev) < 0) {
+	if (srv_ctl(server_xpfd, EPOLL_CTL_ADD, stop_efd, &ev) < 0) {
 		fail("xpoll_ctl ADD eventfd");
 		return -1;
 	}
 
-	printf("[1/2] server on xpoll, 127.0.0.1:%d; %d client threads open %d connections, %d requests each\n",
-	       server_port, opt_threads, opt_conns, opt_reqs);
+	printf("[1/2] server on %s, 127.0.0.1:%d; %d client threads open %d connections, %d requests each\n",
+	       opt_epoll_server ? "epoll (-e)" : "xpoll", server_port,
+	       opt_threads, opt_conns, opt_reqs);
 	fflush(stdout);
 	pthread_barrier_init(&all_connected, NULL, opt_threads + 1);
 	cl = calloc(opt_threads, sizeof(*cl));
@@ -631,15 +646,15 @@ static int run_pipes(void)
 		for (int b = 0; b < 2; b++)
 			pipe_scenario(b, et, r[et][b]);
 
-	printf("\n  pipe: write 2 KB, wait, read 1 KB, wait again   (- = no event)\n");
-	printf("  %-28s %-15s %-15s\n", "", "level-triggered", "edge-triggered");
-	printf("  %-28s %-7s %-7s %-7s %-7s\n", "step", "epoll", "xpoll",
+	printf("\n  pipe, one reader; every wait has timeout 0; IN = EPOLLIN reported, - = nothing\n");
+	printf("  %-28s %-18s %-18s\n", "", "level-triggered", "edge-triggered");
+	printf("  %-28s %-8s %-9s %-8s %-9s\n", "step", "epoll", "xpoll",
 	       "epoll", "xpoll");
 	for (int i = 0; i < STEPS; i++) {
 		int ok = r[0][0][i] == expect_lt[i] && r[0][1][i] == expect_lt[i] &&
 			 r[1][0][i] == expect_et[i] && r[1][1][i] == expect_et[i];
 
-		printf("  %d %-26s %-7s %-7s %-7s %-7s %s\n", i + 1, step_name[i],
+		printf("  %d %-26s %-8s %-9s %-8s %-9s %s\n", i + 1, step_name[i],
 		       cell(r[0][0][i]), cell(r[0][1][i]), cell(r[1][0][i]),
 		       cell(r[1][1][i]), ok ? "ok" : "MISMATCH");
 		bad += !ok;
@@ -651,7 +666,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: xpoll-demo [-c connections] [-n requests per connection]\n"
-		"                  [-t client threads] [-T timeout seconds]\n");
+		"                  [-t client threads] [-T timeout seconds] [-e]\n"
+		"  -e  run the server on the kernel's epoll (baseline; the pipe\n"
+		"      table still needs xpoll)\n");
 	exit(2);
 }
 
@@ -662,8 +679,9 @@ int main(int argc, char **argv)
 	uint64_t feat;
 	int c, xp, pipe_bad;
 
-	while ((c = getopt(argc, argv, "c:n:t:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "c:n:t:T:eh")) != -1) {
 		switch (c) {
+		case 'e': opt_epoll_server = 1; break;
 		case 'c': opt_conns = atoi(optarg); break;
 		case 'n': opt_reqs = atoi(optarg); break;
 		case 't': opt_threads = atoi(optarg); break;
@@ -688,15 +706,20 @@ int main(int argc, char **argv)
 	}
 
 	xp = xpoll_create1(XPOLL_CLOEXEC);
-	if (xp < 0 || xpoll_version(xp, &abi, &feat) < 0) {
+	if (opt_epoll_server && xp < 0) {
+		printf("xpoll-demo: no %s (%s): server on epoll only\n",
+		       XPOLL_DEVICE, strerror(errno));
+	} else if (xp < 0 || xpoll_version(xp, &abi, &feat) < 0) {
 		fprintf(stderr, "xpoll-demo: %s: %s (is the xpoll module loaded?)\n",
 			XPOLL_DEVICE, strerror(errno));
 		return 1;
+	} else {
+		close(xp);
+		printf("xpoll-demo: %s ABI %u, features%s%s%s%s\n", XPOLL_DEVICE, abi,
+		       feat & XPOLL_FEAT_CTL ? " ctl" : "", feat & XPOLL_FEAT_WAIT ? " wait" : "",
+		       feat & XPOLL_FEAT_POLL ? " poll" : "",
+		       feat & XPOLL_FEAT_FDINFO ? " fdinfo" : "");
 	}
-	close(xp);
-	printf("xpoll-demo: %s ABI %u, features%s%s%s%s\n", XPOLL_DEVICE, abi,
-	       feat & XPOLL_FEAT_CTL ? " ctl" : "", feat & XPOLL_FEAT_WAIT ? " wait" : "",
-	       feat & XPOLL_FEAT_POLL ? " poll" : "", feat & XPOLL_FEAT_FDINFO ? " fdinfo" : "");
 	fflush(stdout);
 
 	if (run_load(&lr) < 0)
@@ -715,7 +738,7 @@ int main(int argc, char **argv)
 	printf("  connections       %d at once (peak), over loopback\n",
 	       atomic_load(&accepted_peak));
 	if (lr.peak_items >= 0)
-		printf("  xpoll items       %d in the server's instance at peak (fdinfo)\n",
+		printf("  instance items    %d in the server's instance at peak (fdinfo)\n",
 		       lr.peak_items);
 	printf("  errors            %ld\n", e);
 	printf("  time              %.2f s (%.0f requests/s)\n", lr.secs,
