@@ -261,6 +261,110 @@ static inline int fdinfo_items(int pfd)
 	return n;
 }
 
+/* A connected TCP pair over loopback (c: connected side, a: accepted). */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+static inline int tcp_listener(struct sockaddr_in *sa, int backlog)
+{
+	socklen_t len = sizeof(*sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (l < 0)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)sa, sizeof(*sa)) || listen(l, backlog) ||
+	    getsockname(l, (struct sockaddr *)sa, &len)) {
+		close(l);
+		return -1;
+	}
+	return l;
+}
+
+static inline int tcp_pair(int sv[2])
+{
+	struct sockaddr_in sa;
+	int l = tcp_listener(&sa, 4), one = 1;
+
+	if (l < 0)
+		return -1;
+	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&sa, sizeof(sa))) {
+		close(l);
+		return -1;
+	}
+	sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	if (sv[1] < 0)
+		return -1;
+	setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+static inline void set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* Wait on an instance for up to ms; the first event's mask for data d,
+ * or -1 if it did not come. */
+static inline int64_t pl_wait_for(int be, int pfd, uint64_t d, int ms)
+{
+	struct epoll_event ev[64];
+	int64_t end = now_ns() + (int64_t)ms * 1000000;
+
+	do {
+		int n = pl_wait(be, pfd, ev, 64, 10 * 1000000LL, NULL);
+		int64_t m = n > 0 ? ev_find(ev, n, d) : -1;
+
+		if (m >= 0)
+			return m;
+	} while (now_ns() < end);
+	return -1;
+}
+
+/* One item of /proc/self/fdinfo/<pfd>, as epoll prints it. */
+struct fdinfo_item {
+	int tfd;
+	unsigned int events;
+	unsigned long long data, pos, ino;
+	unsigned int sdev;
+};
+
+/* Parse the items of an instance; returns their number or -errno. */
+static inline int fdinfo_parse(int pfd, struct fdinfo_item *it, int max)
+{
+	char path[64], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pfd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct fdinfo_item x;
+
+		if (strncmp(line, "tfd:", 4))
+			continue;
+		if (sscanf(line, "tfd: %d events: %x data: %llx pos:%llu ino:%llx sdev:%x",
+			   &x.tfd, &x.events, &x.data, &x.pos, &x.ino,
+			   &x.sdev) != 6) {
+			fclose(f);
+			return -EPROTO;
+		}
+		if (n < max)
+			it[n] = x;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
 /*
  * Our own main: the 6.1 harness ignores argv, so filter its lists here.
  *   -l             list fixture.variant.test names and exit
