@@ -51,7 +51,7 @@ struct msg {
 	uint8_t payload[PAYLOAD];	/* reply: request bytes, each + 1 */
 };
 
-static int opt_conns = 200, opt_reqs = 50, opt_threads = 4, opt_timeout = 90;
+static int opt_conns = 200, opt_reqs = 100, opt_threads = 4, opt_timeout = 90;
 /* -e: the server on the kernel's epoll instead (a baseline; no module needed) */
 static int opt_epoll_server;
 
