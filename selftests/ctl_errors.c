@@ -321,9 +321,10 @@ TEST_F(ctl, xpoll_reserved_fields_must_be_zero)
 		/* a valid call of the same op now, for the next loop */
 		EXPECT_EQ(op == XPOLL_CTL_MOD ? -1 : 0,
 			  xp_ctl_raw(self->p[BE_XPOLL], op, self->rd, EPOLLIN, 5));
-		if (op == XPOLL_CTL_ADD)
+		if (op == XPOLL_CTL_ADD) {
 			ASSERT_EQ(0, xp_ctl_raw(self->p[BE_XPOLL], XPOLL_CTL_DEL,
 						self->rd, 0, 0));
+		}
 	}
 }
 
@@ -339,8 +340,9 @@ TEST_F(ctl, ctl_struct_fault_is_efault)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, ioctl(self->p[BE_XPOLL], XPOLL_IOC_CTL, none));
 	EXPECT_EQ(EFAULT, errno);
-	for (int be = 0; be < 2; be++)
+	for (int be = 0; be < 2; be++) {
 		EXPECT_EQ(0, pl_poll0(be, self->p[be], ev));
+	}
 	munmap(none, 4096);
 }
 

@@ -431,9 +431,10 @@ TEST_F(dev, rmmod_allowed_after_last_close)
 			break;
 		msleep(20); /* a deferred fput may still hold it */
 	}
-	if (r == 0)
+	if (r == 0) {
 		ASSERT_EQ(0, reload(params)) TH_LOG("reload of %s failed: %s",
 						  getenv("XPOLL_KO"), strerror(errno));
+	}
 	ASSERT_EQ(0, r) TH_LOG("delete_module: %s (another open instance "
 			       "in this run?)", strerror(err));
 	EXPECT_TRUE(xp_present());

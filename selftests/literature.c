@@ -159,8 +159,9 @@ static void sendbuf_fill_drain(struct __test_metadata *_metadata, int be,
 	ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_ADD, s, EPOLLOUT | mode, 9));
 	ASSERT_EQ(1, pl_poll0(be, p, ev));
 	EXPECT_EQ(EPOLLOUT, ev[0].events);
-	if (mode & EPOLLET)
+	if (mode & EPOLLET) {
 		ASSERT_EQ(0, pl_poll0(be, p, ev));
+	}
 	while ((w = write(s, buf, sizeof(buf))) > 0)
 		;
 	ASSERT_EQ(EAGAIN, errno);
