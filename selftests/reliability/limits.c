@@ -10,13 +10,13 @@
  *  - fdinfo and the kernel log show no raw kernel pointer.
  * Run as root in a guest with xpoll loaded.
  */
+#include "rel.h"
 #include <regex.h>
 #include <sys/klog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
-#include "rel.h"
 
 #define LIMIT_PARAM MODPARAM "max_user_watches"
 
