@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xpoll instances: one per open() of /dev/xpoll.
+ * xpoll instances: one per open() of /dev/xpoll, freed when the last
+ * reference to its file goes (->release) and no reaper pass holds it.
+ * The poll of the instance itself (nesting) lives here too.  Locking and
+ * lifetimes: see the top of xpoll.h.
  */
+#include <linux/anon_inodes.h>
+#include <linux/cred.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "xpoll.h"
@@ -13,23 +19,66 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
 	if (!ep)
 		return NULL;
+	ep->user = xpoll_user_get(current_uid());
+	if (!ep->user) {
+		kfree(ep);
+		return NULL;
+	}
 	kref_init(&ep->ref);
 	mutex_init(&ep->mtx);
 	spin_lock_init(&ep->lock);
 	init_waitqueue_head(&ep->wq);
 	init_waitqueue_head(&ep->poll_wait);
+	INIT_LIST_HEAD(&ep->rdllist);
+	ep->ovflist = XPOLL_UNACTIVE;
+	ep->rbr = RB_ROOT_CACHED;
+	ep->wake_cpu = -1;
+	init_irq_work(&ep->pw_work, xpoll_pw_work_fn);
+	INIT_LIST_HEAD(&ep->children);
+	INIT_LIST_HEAD(&ep->parents);
 	return ep;
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
 
 static void xpoll_instance_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct xpoll_instance, ref));
+	struct xpoll_instance *ep = container_of(ref, struct xpoll_instance,
+						 ref);
+
+	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root));
+	/* No item is left, so nothing can queue the work any more. */
+	irq_work_sync(&ep->pw_work);
+	mutex_destroy(&ep->mtx);
+	xpoll_user_put(ep->user);
+	kfree(ep);
 }
 
 void xpoll_instance_put(struct xpoll_instance *ep)
 {
 	kref_put(&ep->ref, xpoll_instance_free);
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_put);
+
+/*
+ * An instance without a device node, for in-kernel users (KUnit).  Its
+ * file behaves exactly as one from open("/dev/xpoll").
+ */
+struct file *xpoll_instance_new_file(void)
+{
+	struct xpoll_instance *ep = xpoll_instance_alloc();
+	struct file *file;
+
+	if (!ep)
+		return ERR_PTR(-ENOMEM);
+	file = anon_inode_getfile("[xpoll]", &xpoll_fops, ep, O_RDWR);
+	if (IS_ERR(file)) {
+		xpoll_instance_put(ep);
+		return file;
+	}
+	ep->file = file;
+	return file;
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_new_file);
 
 int xpoll_open(struct inode *inode, struct file *file)
 {
@@ -42,16 +91,84 @@ int xpoll_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
+/* Removes every item; the caller holds a reference on @ep. */
+void xpoll_remove_all(struct xpoll_instance *ep)
+{
+	struct rb_node *rbp;
+
+	mutex_lock(&ep->mtx);
+	while ((rbp = rb_first_cached(&ep->rbr))) {
+		xpoll_item_remove(ep, rb_entry(rbp, struct xpoll_item, rbn));
+		cond_resched();
+	}
+	mutex_unlock(&ep->mtx);
+}
+
 int xpoll_release(struct inode *inode, struct file *file)
 {
-	xpoll_instance_put(file->private_data);
+	struct xpoll_instance *ep = file->private_data;
+
+	/* As epoll: pollers still queued (poll/select) learn the news. */
+	if (waitqueue_active(&ep->poll_wait))
+		xpoll_poll_wake(ep, NULL);
+	xpoll_remove_all(ep);
+	xpoll_instance_put(ep);
 	return 0;
+}
+
+/*
+ * The poll of an instance: EPOLLIN | EPOLLRDNORM when at least one ready
+ * item is really ready.  @depth counts the instances above us in this poll
+ * chain; @repoll_epoll is true when the chain began in one of our own ioctls
+ * (so an epoll child may be re-polled, see Nesting in xpoll.h).  Never
+ * blocks on ep->mtx: when it cannot be had (contention, or re-entry through
+ * a foreign file) or the chain is too deep, the ready list answers alone.
+ */
+__poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
+			     int depth, bool repoll_epoll)
+{
+	struct xpoll_item *it, *tmp;
+	LIST_HEAD(txlist);
+	LIST_HEAD(dead);
+	poll_table npt;
+	__poll_t res = 0;
+
+	poll_wait(ep->file, &ep->poll_wait, pt);
+
+	if (depth > XPOLL_MAX_NESTS || !mutex_trylock(&ep->mtx))
+		return xpoll_events_available(ep) ? EPOLLIN | EPOLLRDNORM : 0;
+
+	init_poll_funcptr(&npt, NULL);
+	xpoll_start_scan(ep, &txlist);
+	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
+		if (xpoll_item_dead(it)) {
+			list_move(&it->rdllink, &dead);
+			continue;
+		}
+		if (xpoll_item_poll(it, &npt, depth + 1, repoll_epoll)) {
+			res = EPOLLIN | EPOLLRDNORM;
+			break;
+		}
+		/* Queued by a callback but not ready for what it wants. */
+		list_del_init(&it->rdllink);
+	}
+	xpoll_done_scan(ep, &txlist);
+	/*
+	 * Items of closed targets are left to the reaper, which takes
+	 * ep->mtx properly; only take them off the ready list here.
+	 */
+	if (!list_empty(&dead)) {
+		spin_lock_irq(&ep->lock);
+		list_for_each_entry_safe(it, tmp, &dead, rdllink)
+			list_del_init(&it->rdllink);
+		spin_unlock_irq(&ep->lock);
+		xpoll_reaper_kick();
+	}
+	mutex_unlock(&ep->mtx);
+	return res;
 }
 
 __poll_t xpoll_poll(struct file *file, struct poll_table_struct *pt)
 {
-	struct xpoll_instance *ep = file->private_data;
-
-	poll_wait(file, &ep->poll_wait, pt);
-	return 0;
+	return xpoll_instance_poll(file->private_data, pt, 0, false);
 }

@@ -2,10 +2,21 @@
 /*
  * xpoll: an alternative eventpoll behind /dev/xpoll.
  *
- * Module init/exit, the misc device and ioctl dispatch (native and compat).
+ * Module init/exit, the misc device, the file operations, the ioctl
+ * dispatch (native and compat), the version ioctl and the module
+ * parameters.  Every open() of /dev/xpoll is one instance (instance.c);
+ * fops.owner pins the module while any instance file exists.
+ *
+ * Compat: every ioctl struct has one layout for 32- and 64-bit callers
+ * (checked below), struct epoll_event is 12 bytes on both x86-64 and
+ * i386, so compat_ioctl only converts the argument pointer; the user
+ * pointers inside the structs are converted where they are used
+ * (in_compat_syscall()).
  */
 #include <linux/compat.h>
+#include <linux/magic.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
@@ -15,6 +26,68 @@
 static_assert(sizeof(struct xpoll_version) == 32);
 static_assert(sizeof(struct xpoll_ctl) == 40);
 static_assert(sizeof(struct xpoll_wait) == 56);
+static_assert(offsetof(struct xpoll_wait, timeout_ns) == 16);
+static_assert(offsetof(struct xpoll_wait, sigsetsize) == 32);
+#ifdef CONFIG_X86_64
+static_assert(sizeof(struct epoll_event) == 12);
+#endif
+
+/*
+ * Per-user limit on items, as epoll's max_user_watches; a negative value at
+ * load time means "compute it as epoll does" (4% of low memory divided by
+ * the cost of one item and one wait entry).
+ */
+unsigned long xpoll_max_user_watches;
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_max_user_watches);
+static long max_user_watches = -1;
+
+static int xpoll_param_set_watches(const char *val,
+				   const struct kernel_param *kp)
+{
+	long v;
+	int err = kstrtol(val, 0, &v);
+
+	if (err)
+		return err;
+	if (v < 0)
+		return -EINVAL;
+	max_user_watches = v;
+	WRITE_ONCE(xpoll_max_user_watches, v);
+	return 0;
+}
+
+static const struct kernel_param_ops xpoll_watches_ops = {
+	.set = xpoll_param_set_watches,
+	.get = param_get_long,
+};
+module_param_cb(max_user_watches, &xpoll_watches_ops, &max_user_watches,
+		0644);
+MODULE_PARM_DESC(max_user_watches,
+		 "Maximum xpoll items per user (default: as epoll computes it)");
+
+static void xpoll_default_watches(void)
+{
+	struct sysinfo si;
+
+	if (max_user_watches >= 0) {
+		xpoll_max_user_watches = max_user_watches;
+		return;
+	}
+	si_meminfo(&si);
+	max_user_watches = (((si.totalram - si.totalhigh) / 25) << PAGE_SHIFT) /
+		(sizeof(struct xpoll_item) + sizeof(struct xpoll_pwq));
+	xpoll_max_user_watches = max_user_watches;
+}
+
+/*
+ * epoll's file_operations are not exported; an epoll file is an anonymous
+ * inode file named "[eventpoll]".
+ */
+bool xpoll_file_is_epoll(struct file *file)
+{
+	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
+		!strcmp(file->f_path.dentry->d_name.name, "[eventpoll]");
+}
 
 static long xpoll_ioc_version(void __user *uarg)
 {
@@ -25,19 +98,37 @@ static long xpoll_ioc_version(void __user *uarg)
 	if (v.reserved0 || v.reserved[0] || v.reserved[1])
 		return -EINVAL;
 	v.abi_version = XPOLL_ABI_VERSION;
-	v.features = 0;
+	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
+		XPOLL_FEAT_FDINFO;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
 }
 
+static long xpoll_ioc_ctl(struct xpoll_instance *ep, void __user *uarg)
+{
+	struct xpoll_ctl c;
+
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.reserved[0] || c.reserved[1])
+		return -EINVAL;
+	return xpoll_ctl_fd(ep, c.op, c.fd, (__force __poll_t)c.events,
+			    c.data);
+}
+
 static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct xpoll_instance *ep = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
 	case XPOLL_IOC_VERSION:
 		return xpoll_ioc_version(uarg);
+	case XPOLL_IOC_CTL:
+		return xpoll_ioc_ctl(ep, uarg);
+	case XPOLL_IOC_WAIT:
+		return xpoll_ioc_wait(ep, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -60,6 +151,9 @@ const struct file_operations xpoll_fops = {
 #ifdef CONFIG_COMPAT
 	.compat_ioctl	= xpoll_compat_ioctl,
 #endif
+#ifdef CONFIG_PROC_FS
+	.show_fdinfo	= xpoll_show_fdinfo,
+#endif
 	.llseek		= no_llseek,
 };
 
@@ -72,12 +166,38 @@ static struct miscdevice xpoll_misc = {
 
 static int __init xpoll_init(void)
 {
-	return misc_register(&xpoll_misc);
+	int err;
+
+	xpoll_default_watches();
+	err = xpoll_cb_init();
+	if (err)
+		return err;
+	err = xpoll_ctl_init();
+	if (err)
+		goto out_cb;
+	err = xpoll_target_init();
+	if (err)
+		goto out_ctl;
+	err = misc_register(&xpoll_misc);
+	if (err)
+		goto out_target;
+	return 0;
+
+out_target:
+	xpoll_target_exit();
+out_ctl:
+	xpoll_ctl_exit();
+out_cb:
+	xpoll_cb_exit();
+	return err;
 }
 
 static void __exit xpoll_exit(void)
 {
 	misc_deregister(&xpoll_misc);
+	xpoll_target_exit();
+	xpoll_ctl_exit();
+	xpoll_cb_exit();
 }
 
 module_init(xpoll_init);

@@ -1,32 +1,282 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * xpoll internal header.
+ * xpoll internal header: the objects of the eventpoll core and the rules
+ * that tie them together.  Each rule is stated here once; the .c files only
+ * refer to it.
+ *
+ * Objects
+ * -------
+ * struct xpoll_instance  one per open() of /dev/xpoll (file->private_data).
+ * struct xpoll_item      one watched (struct file *, fd) pair of an instance,
+ *                        in the instance's rbtree keyed by (file, fd).
+ * struct xpoll_pwq       one entry on one wait queue that the target's
+ *                        ->poll() registered (a target may register several).
+ * struct xpoll_target    one per watched struct file across all instances
+ *                        (target.c); it holds the only reference xpoll takes
+ *                        on the file and lists the items watching it.
+ * struct xpoll_user      per-uid watch counter for the max_user_watches limit.
+ *
+ * Locks, outermost first
+ * ----------------------
+ * 1. ep->mtx (mutex): the rbtree, every item field except the list links
+ *    below, the pwq lists, and the right to scan the ready list (transfer,
+ *    instance poll).  Taken with mutex_lock() only at the top of a system
+ *    call, the release path, fdinfo and the reaper, never while another
+ *    xpoll lock is held.  Inside poll chains (f_op->poll of an instance, the
+ *    re-poll of a nested instance) it is only ever mutex_trylock()ed: a
+ *    chain can cross foreign files (an epoll instance) whose contents we
+ *    cannot see, so a blocking acquisition there could close a cycle.  When
+ *    the trylock fails the poll answers from the ready list alone (see
+ *    "Nesting" below).
+ * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
+ *    (ep->children, ep->parents, item->nest_*).  Taken under ep->mtx;
+ *    nothing is taken inside it.
+ * 3. xpoll_reg_lock (mutex, target.c): the target registry (hash table,
+ *    scan list) and every target->items list.  Taken under ep->mtx; nothing
+ *    is taken inside it.  Never held together with xpoll_topo_lock.
+ * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
+ *    item->next, and every access to ep->wq (the blocked waiters; their
+ *    entries are added without the wait queue's own lock).  Taken by the
+ *    wake callback in any context, under the target's wait-queue lock.
+ * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken only by
+ *    xpoll_poll_wake() after ep->lock has been dropped, with a lockdep
+ *    subclass equal to the per-CPU wake depth (see Nesting).
+ * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
+ *
+ * Reference counts and lifetimes
+ * ------------------------------
+ * - ep->ref (kref): one reference owned by the instance's file (dropped in
+ *   ->release after every item is removed) and one per reaper pass that is
+ *   about to lock ep->mtx.  The instance is freed at zero.
+ * - An item lives from a successful ADD to its removal (DEL, release of its
+ *   instance, or its target found dead); removal always runs under ep->mtx,
+ *   first unhooks every pwq (remove_wait_queue() waits for a callback that
+ *   runs on that queue), then unlinks the ready list, then frees the item.
+ *   So a callback never sees a freed item.
+ * - A pwq whose wait queue dies first (POLLFREE: signalfd, binder) is
+ *   detached by the callback itself: list_del_init() of the entry and
+ *   smp_store_release() of pwq->whead = NULL.  The removal path reads whead
+ *   with smp_load_acquire() under rcu_read_lock(); such queues are freed
+ *   only after an RCU grace period, so remove_wait_queue() on a non-NULL
+ *   whead is safe.
+ * - The target file: see the top of target.c.  Items take no reference of
+ *   their own; item->file is valid while the item exists.
+ * - A nested instance (item->kind == XPOLL_KIND_XPOLL) is kept alive by the
+ *   target's file reference; cycles between instances are refused with
+ *   ELOOP, so references between instances can never form a cycle.
+ *
+ * Ready list and transfer
+ * -----------------------
+ * Callbacks append to ep->rdllist.  A transfer steals the ready list under
+ * ep->lock into a private txlist and sets ep->ovflist active; callbacks then
+ * chain items on ovflist (LIFO, through item->next; XPOLL_UNACTIVE marks an
+ * item not on it).  Items are re-polled and copied out with only ep->mtx
+ * held.  At the end the ovflist items go back to the ready list in FIFO
+ * order, the unsent txlist items in front of them, and waiters are woken.
+ * This is the order epoll keeps, so both report the same events for the
+ * same maxevents.
+ *
+ * Nesting
+ * -------
+ * Instance A watching instance B: A's items re-poll B by calling B's poll
+ * with depth + 1 (bounded by XPOLL_MAX_NESTS).  Cycles among instances and
+ * chains deeper than epoll allows are refused at ADD (ctl.c), so pure xpoll
+ * chains are finite.  An epoll file is a leaf to us and an xpoll file is a
+ * leaf to epoll, so a mixed cycle (A contains epoll E, E contains A) can be
+ * built from the epoll side; it must not deadlock or recurse for ever:
+ * - poll: ep->mtx is only trylocked inside poll chains, so re-entering A
+ *   falls back to the ready-list answer; and an epoll child is re-polled
+ *   only from our own top-level ioctl (wait, ctl), never from A's
+ *   f_op->poll, so E's mutex is never re-entered through us.  Residual: in
+ *   those fallback cases A's f_op->poll may report EPOLLIN for an item that
+ *   a full re-poll would have dropped (a spurious, never a lost, event).
+ * - wakeups: A wakes its own pollers synchronously, with lockdep subclass =
+ *   per-CPU wake depth (the whole chain runs with interrupts off on one
+ *   CPU).  A callback arriving from an epoll target defers A's poller wakeup
+ *   to an irq_work, so no synchronous chain ever goes epoll -> xpoll ->
+ *   epoll (which would re-take epoll's poll_wait lock at epoll's fixed
+ *   subclass, or self-deadlock in a mixed cycle).  ep->wake_cpu marks that
+ *   A's poll_wait lock is held on this CPU; a wake that finds it set is a
+ *   cycle and is dropped (the pollers are being woken already).
  */
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
 
-#include <linux/fs.h>
+#include <linux/fs.h>		/* before eventpoll.h, which needs it */
+#include <linux/eventpoll.h>
+#include <linux/irq_work.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/rbtree.h>
+#include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
+
+/*
+ * Internals the KUnit module (module/kunit/) needs are exported only when
+ * the kernel has KUnit, and only into the XPOLL_KUNIT namespace.
+ */
+#if IS_ENABLED(CONFIG_KUNIT)
+#define EXPORT_SYMBOL_FOR_XPOLL_KUNIT(sym) EXPORT_SYMBOL_NS_GPL(sym, XPOLL_KUNIT)
+#else
+#define EXPORT_SYMBOL_FOR_XPOLL_KUNIT(sym)
+#endif
+
+/* Mode bits: never reported, kept when EPOLLONESHOT disarms an item. */
+#define XPOLL_PRIVATE_BITS	(EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | \
+				 EPOLLEXCLUSIVE)
+#define XPOLL_INOUT_BITS	(EPOLLIN | EPOLLOUT)
+#define XPOLL_EXCLUSIVE_OK_BITS	(XPOLL_INOUT_BITS | EPOLLERR | EPOLLHUP | \
+				 EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE)
+/* Maximum nesting of instances, as epoll's EP_MAX_NESTS. */
+#define XPOLL_MAX_NESTS		4
+#define XPOLL_MAX_EVENTS	(INT_MAX / sizeof(struct epoll_event))
+/* Lockdep subclasses available for poll_wait.lock nesting. */
+#define XPOLL_MAX_WAKE_DEPTH	7
+#define XPOLL_UNACTIVE		((void *)-1L)
+
+enum xpoll_kind {
+	XPOLL_KIND_FILE,	/* any pollable file */
+	XPOLL_KIND_XPOLL,	/* another xpoll instance */
+	XPOLL_KIND_EPOLL,	/* an epoll instance (a leaf to us) */
+};
+
+struct xpoll_user {
+	struct hlist_node node;
+	kuid_t uid;
+	refcount_t ref;			/* instances of this uid */
+	atomic_long_t watches;		/* items of those instances */
+};
 
 struct xpoll_instance {
 	struct kref ref;
-	struct mutex mtx;	/* serialises ctl and event transfer */
-	spinlock_t lock;	/* ready list; taken in wake callbacks */
-	wait_queue_head_t wq;
-	wait_queue_head_t poll_wait;
+	struct mutex mtx;		/* rule 1 in the top comment */
+	spinlock_t lock;		/* rule 4 in the top comment */
+	wait_queue_head_t wq;		/* tasks blocked in XPOLL_IOC_WAIT */
+	wait_queue_head_t poll_wait;	/* pollers of this instance */
+	struct list_head rdllist;	/* ready items */
+	struct xpoll_item *ovflist;	/* items readied during a transfer */
+	struct rb_root_cached rbr;	/* interest tree, (file, fd) order */
 	struct file *file;
+	struct xpoll_user *user;	/* charged for the items */
+	int wake_cpu;			/* CPU holding poll_wait.lock, or -1 */
+	struct irq_work pw_work;	/* deferred poller wakeup */
+	/* Nesting edges, under xpoll_topo_lock. */
+	struct list_head children;	/* items of ours watching instances */
+	struct list_head parents;	/* items of others watching us */
+	u64 gen;			/* loop check memo */
+	int loop_depth;
+};
+
+struct xpoll_pwq {
+	wait_queue_entry_t wait;
+	wait_queue_head_t *whead;	/* NULL once POLLFREE detached us */
+	struct xpoll_item *item;
+	struct xpoll_pwq *next;
+};
+
+struct xpoll_target;
+
+struct xpoll_item {
+	struct rb_node rbn;
+	struct list_head rdllink;	/* ready/tx list, under ep->lock */
+	struct xpoll_item *next;	/* ovflist link, under ep->lock */
+	struct xpoll_instance *ep;
+	struct file *file;
+	int fd;
+	enum xpoll_kind kind;
+	__poll_t events;		/* interest and mode bits */
+	u64 data;
+	struct xpoll_pwq *pwqlist;
+	struct xpoll_target *target;
+	struct list_head tlink;		/* on target->items, xpoll_reg_lock */
+	struct list_head nest_child;	/* on ep->children, topo lock */
+	struct list_head nest_parent;	/* on child's ->parents, topo lock */
+};
+
+/* Where a transfer delivers events: user buffer, or a KUnit array. */
+struct xpoll_sink {
+	int (*put)(struct xpoll_sink *sink, int idx, __poll_t revents,
+		   u64 data);
+	union {
+		void __user *uptr;
+		void *kptr;
+	};
 };
 
 extern const struct file_operations xpoll_fops;
+extern unsigned long xpoll_max_user_watches;
 
+/* main.c */
+bool xpoll_file_is_epoll(struct file *file);
+
+/* instance.c */
 struct xpoll_instance *xpoll_instance_alloc(void);
 void xpoll_instance_put(struct xpoll_instance *ep);
+struct file *xpoll_instance_new_file(void);
 int xpoll_open(struct inode *inode, struct file *file);
 int xpoll_release(struct inode *inode, struct file *file);
 __poll_t xpoll_poll(struct file *file, struct poll_table_struct *pt);
+__poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
+			     int depth, bool repoll_epoll);
+void xpoll_remove_all(struct xpoll_instance *ep);
+
+/* ctl.c */
+int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
+		   int fd, __poll_t events, u64 data);
+int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
+		 u64 data);
+struct xpoll_item *xpoll_find(struct xpoll_instance *ep, struct file *file,
+			      int fd);
+void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
+struct xpoll_user *xpoll_user_get(kuid_t uid);
+void xpoll_user_put(struct xpoll_user *u);
+long xpoll_user_watches(kuid_t uid);
+int xpoll_ctl_init(void);
+void xpoll_ctl_exit(void);
+
+/* callback.c */
+__poll_t xpoll_register_poll(struct xpoll_item *it, bool *ok);
+void xpoll_unregister_item(struct xpoll_item *it);
+void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it);
+void xpoll_pw_work_fn(struct irq_work *work);
+int xpoll_cb_init(void);
+void xpoll_cb_exit(void);
+
+/* wait.c */
+__poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
+			 bool repoll_epoll);
+bool xpoll_events_available(struct xpoll_instance *ep);
+void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist);
+void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist);
+int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		      int maxevents);
+int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		    int maxevents, s64 timeout_ns);
+long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
+
+/* target.c */
+int xpoll_target_attach(struct xpoll_item *it);
+struct file *xpoll_target_detach(struct xpoll_item *it);
+void xpoll_reaper_kick(void);
+void xpoll_reap_now(void);
+long xpoll_nr_targets(void);
+int xpoll_target_init(void);
+void xpoll_target_exit(void);
+
+/*
+ * True when only xpoll's own reference keeps the target file alive: the
+ * user has closed every descriptor, so the item must not report any more.
+ */
+static inline bool xpoll_item_dead(const struct xpoll_item *it)
+{
+	return file_count(it->file) == 1;
+}
+
+/* fdinfo.c */
+void xpoll_show_fdinfo(struct seq_file *m, struct file *f);
 
 #endif /* _XPOLL_INTERNAL_H */

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Wait-queue entries and the wake callback.
+ *
+ * The callback runs under the target's wait-queue lock, in any context
+ * (hard irq included), so it only takes ep->lock (irqsave) and never
+ * sleeps.  It filters by the item's interest mask, queues the item once
+ * (ready list, or ovflist while a transfer runs), wakes one blocked waiter
+ * and then the pollers of the instance.  With EPOLLEXCLUSIVE its return
+ * value tells the waker whether this entry counts as the one exclusive
+ * wakeup, exactly as epoll's.  Locking, POLLFREE and the nesting rules are
+ * described at the top of xpoll.h.
+ */
+#include <linux/irq_work.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+
+#include "xpoll.h"
+
+static struct kmem_cache *xpoll_pwq_cache;
+
+/*
+ * How many instance poll_wait locks this CPU holds in the current wakeup
+ * chain.  Only touched with interrupts disabled, and a wakeup chain runs
+ * entirely on one CPU with interrupts disabled (every wake_up() takes its
+ * queue lock with irqsave), so it counts one chain.
+ */
+static DEFINE_PER_CPU(int, xpoll_wake_depth);
+
+struct xpoll_pqueue {
+	poll_table pt;
+	struct xpoll_item *item;	/* NULL after an allocation failed */
+};
+
+static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
+			       int sync, void *key)
+{
+	struct xpoll_pwq *pwq = container_of(wait, struct xpoll_pwq, wait);
+	struct xpoll_item *it = pwq->item;
+	struct xpoll_instance *ep = it->ep;
+	__poll_t pollflags = key_to_poll(key);
+	unsigned long flags;
+	bool pwake = false;
+	int ewake = 0;
+
+	spin_lock_irqsave(&ep->lock, flags);
+
+	/* Disarmed by EPOLLONESHOT until the next MOD. */
+	if (!(it->events & ~XPOLL_PRIVATE_BITS))
+		goto out_unlock;
+	/* Not every waker passes a key; without one, assume a match. */
+	if (pollflags && !(pollflags & it->events))
+		goto out_unlock;
+
+	if (READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE) {
+		if (it->next == XPOLL_UNACTIVE) {
+			it->next = READ_ONCE(ep->ovflist);
+			WRITE_ONCE(ep->ovflist, it);
+		}
+	} else if (list_empty(&it->rdllink)) {
+		list_add_tail(&it->rdllink, &ep->rdllist);
+	}
+
+	/*
+	 * waitqueue_active() without a barrier: ep->wq only changes under
+	 * ep->lock, which we hold; a poller of ep->poll_wait that races
+	 * with us re-polls the instance after queueing itself.
+	 */
+	if (waitqueue_active(&ep->wq)) {
+		if ((it->events & EPOLLEXCLUSIVE) && !(pollflags & POLLFREE)) {
+			switch (pollflags & XPOLL_INOUT_BITS) {
+			case EPOLLIN:
+				if (it->events & EPOLLIN)
+					ewake = 1;
+				break;
+			case EPOLLOUT:
+				if (it->events & EPOLLOUT)
+					ewake = 1;
+				break;
+			case 0:
+				ewake = 1;
+				break;
+			}
+		}
+		if (sync)
+			wake_up_sync(&ep->wq);
+		else
+			wake_up(&ep->wq);
+	}
+	/* Racy by design, as epoll: see the comment above. */
+	if (waitqueue_active(&ep->poll_wait))
+		pwake = true;
+
+out_unlock:
+	spin_unlock_irqrestore(&ep->lock, flags);
+
+	if (pwake)
+		xpoll_poll_wake(ep, it);
+
+	if (!(it->events & EPOLLEXCLUSIVE))
+		ewake = 1;
+
+	if (pollflags & POLLFREE) {
+		/*
+		 * The queue dies after this wakeup.  A racing removal may
+		 * still see whead != NULL and call remove_wait_queue(), so
+		 * use list_del_init(), not __remove_wait_queue().  After
+		 * the store nothing protects the item: touch nothing more.
+		 */
+		list_del_init(&wait->entry);
+		/* Pairs with smp_load_acquire() in xpoll_unregister_item(). */
+		smp_store_release(&pwq->whead, NULL);
+	}
+
+	return ewake;
+}
+
+static void xpoll_ptable_queue_proc(struct file *file,
+				    wait_queue_head_t *whead, poll_table *pt)
+{
+	struct xpoll_pqueue *pq = container_of(pt, struct xpoll_pqueue, pt);
+	struct xpoll_item *it = pq->item;
+	struct xpoll_pwq *pwq;
+
+	if (unlikely(!it))
+		return;
+	pwq = kmem_cache_alloc(xpoll_pwq_cache, GFP_KERNEL);
+	if (unlikely(!pwq)) {
+		pq->item = NULL;
+		return;
+	}
+	init_waitqueue_func_entry(&pwq->wait, xpoll_wake_callback);
+	pwq->whead = whead;
+	pwq->item = it;
+	if (it->events & EPOLLEXCLUSIVE)
+		add_wait_queue_exclusive(whead, &pwq->wait);
+	else
+		add_wait_queue(whead, &pwq->wait);
+	pwq->next = it->pwqlist;
+	it->pwqlist = pwq;
+}
+
+/*
+ * Hooks @it on every wait queue its target's poll registers and returns
+ * the target's current readiness (masked by the interest set).  *ok is
+ * false if an entry could not be allocated; the caller then removes the
+ * item, which unhooks the entries already made.
+ */
+__poll_t xpoll_register_poll(struct xpoll_item *it, bool *ok)
+{
+	struct xpoll_pqueue pq;
+	__poll_t revents;
+
+	pq.item = it;
+	init_poll_funcptr(&pq.pt, xpoll_ptable_queue_proc);
+	revents = xpoll_item_poll(it, &pq.pt, 1, true);
+	*ok = pq.item;
+	return revents;
+}
+
+void xpoll_unregister_item(struct xpoll_item *it)
+{
+	struct xpoll_pwq *pwq;
+	wait_queue_head_t *whead;
+
+	while ((pwq = it->pwqlist)) {
+		it->pwqlist = pwq->next;
+		rcu_read_lock();
+		/* Pairs with smp_store_release() in the POLLFREE path. */
+		whead = smp_load_acquire(&pwq->whead);
+		if (whead)
+			remove_wait_queue(whead, &pwq->wait);
+		rcu_read_unlock();
+		kmem_cache_free(xpoll_pwq_cache, pwq);
+	}
+}
+
+static void xpoll_poll_wake_now(struct xpoll_instance *ep)
+{
+	unsigned long flags;
+	int depth, cpu;
+
+	local_irq_save(flags);
+	cpu = smp_processor_id();
+	/* Our poll_wait lock is held further up this chain: a cycle. */
+	if (READ_ONCE(ep->wake_cpu) == cpu) {
+		local_irq_restore(flags);
+		return;
+	}
+	depth = __this_cpu_inc_return(xpoll_wake_depth);
+	if (depth > XPOLL_MAX_WAKE_DEPTH) {
+		/* Too deep for one stack and for lockdep: start afresh. */
+		__this_cpu_dec(xpoll_wake_depth);
+		local_irq_restore(flags);
+		irq_work_queue(&ep->pw_work);
+		return;
+	}
+	spin_lock_nested(&ep->poll_wait.lock, depth - 1);
+	WRITE_ONCE(ep->wake_cpu, cpu);
+	wake_up_locked_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM);
+	WRITE_ONCE(ep->wake_cpu, -1);
+	spin_unlock(&ep->poll_wait.lock);
+	__this_cpu_dec(xpoll_wake_depth);
+	local_irq_restore(flags);
+}
+
+/*
+ * Wakes the pollers of @ep.  @it is the item whose callback asks for it,
+ * or NULL outside callbacks.
+ */
+void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it)
+{
+	if (it && it->kind == XPOLL_KIND_EPOLL) {
+		/* A wake inside our own wake is a cycle: drop it. */
+		if (READ_ONCE(ep->wake_cpu) != raw_smp_processor_id())
+			irq_work_queue(&ep->pw_work);
+		return;
+	}
+	xpoll_poll_wake_now(ep);
+}
+
+void xpoll_pw_work_fn(struct irq_work *work)
+{
+	xpoll_poll_wake_now(container_of(work, struct xpoll_instance,
+					 pw_work));
+}
+
+int xpoll_cb_init(void)
+{
+	xpoll_pwq_cache = kmem_cache_create("xpoll_pwq",
+					    sizeof(struct xpoll_pwq), 0,
+					    SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT,
+					    NULL);
+	return xpoll_pwq_cache ? 0 : -ENOMEM;
+}
+
+void xpoll_cb_exit(void)
+{
+	kmem_cache_destroy(xpoll_pwq_cache);
+}

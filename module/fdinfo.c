@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/<pid>/fdinfo/<xpoll fd>: one line per item, in interest-tree
+ * order, in epoll's format, so tools that parse epoll's fdinfo read ours.
+ * No kernel pointer is printed.
+ */
+#include <linux/seq_file.h>
+
+#include "xpoll.h"
+
+void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
+{
+	struct xpoll_instance *ep = f->private_data;
+	struct xpoll_item *it;
+	struct inode *inode;
+	struct rb_node *rbp;
+
+	mutex_lock(&ep->mtx);
+	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp)) {
+		it = rb_entry(rbp, struct xpoll_item, rbn);
+		inode = file_inode(it->file);
+		seq_printf(m, "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x\n",
+			   it->fd, (__force unsigned int)it->events,
+			   (unsigned long long)it->data,
+			   (long long)it->file->f_pos, inode->i_ino,
+			   inode->i_sb->s_dev);
+		if (seq_has_overflowed(m))
+			break;
+	}
+	mutex_unlock(&ep->mtx);
+}

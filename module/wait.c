@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * XPOLL_IOC_WAIT, as epoll_pwait2(2): the ready list -> txlist transfer,
+ * the re-poll of every ready item, LT / ET / ONESHOT, the copy-out, the
+ * timeout (hrtimer, ns), the temporary signal mask and EINTR.
+ *
+ * Order of checks, as epoll_pwait2: the signal mask (size -> EINVAL, copy
+ * -> EFAULT), then maxevents (EINVAL), then the buffer (access_ok ->
+ * EFAULT).  The signal mask is installed for the duration of the call and
+ * restored afterwards, except when the call fails with EINTR: then the
+ * signal is delivered under the temporary mask and the signal code
+ * restores the saved one (TIF_RESTORE_SIGMASK), as epoll_pwait does.
+ *
+ * The ready list protocol (rdllist, ovflist, order) is described at the
+ * top of xpoll.h.  Items whose target file is only held by xpoll (the user
+ * closed every descriptor) are never reported: the transfer takes them
+ * off and removes them (see target.c).
+ */
+#include <linux/compat.h>
+#include <linux/hrtimer.h>
+#include <linux/sched/rt.h>
+#include <linux/sched/signal.h>
+#include <linux/signal.h>
+#include <linux/uaccess.h>
+
+#include <linux/xpoll.h>
+#include "xpoll.h"
+
+/*
+ * Current readiness of @it's target, masked by its interest set.  A nested
+ * instance is polled directly with @depth so that the chain stays bounded;
+ * an epoll target only when @repoll_epoll (see Nesting in xpoll.h), else
+ * it is taken as ready for what it was queued for.
+ */
+__poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
+			 bool repoll_epoll)
+{
+	__poll_t res;
+
+	pt->_key = it->events;
+	switch (it->kind) {
+	case XPOLL_KIND_XPOLL:
+		res = xpoll_instance_poll(it->file->private_data, pt, depth,
+					  repoll_epoll);
+		break;
+	case XPOLL_KIND_EPOLL:
+		if (!repoll_epoll && !pt->_qproc) {
+			res = EPOLLIN | EPOLLRDNORM;
+			break;
+		}
+		fallthrough;
+	default:
+		res = vfs_poll(it->file, pt);
+		break;
+	}
+	return res & it->events;
+}
+
+bool xpoll_events_available(struct xpoll_instance *ep)
+{
+	return !list_empty_careful(&ep->rdllist) ||
+		READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE;
+}
+
+/* Steals the ready list; callbacks go to ovflist until done_scan. */
+void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist)
+{
+	lockdep_assert_held(&ep->mtx);
+	spin_lock_irq(&ep->lock);
+	list_splice_init(&ep->rdllist, txlist);
+	WRITE_ONCE(ep->ovflist, NULL);
+	spin_unlock_irq(&ep->lock);
+}
+
+void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist)
+{
+	struct xpoll_item *it, *nit;
+
+	spin_lock_irq(&ep->lock);
+	/*
+	 * ovflist is LIFO: adding each at the head restores FIFO order.
+	 * Items still on txlist are skipped here and spliced below.
+	 */
+	for (nit = READ_ONCE(ep->ovflist); (it = nit);
+	     nit = it->next, it->next = XPOLL_UNACTIVE) {
+		if (list_empty(&it->rdllink))
+			list_add(&it->rdllink, &ep->rdllist);
+	}
+	WRITE_ONCE(ep->ovflist, XPOLL_UNACTIVE);
+	list_splice(txlist, &ep->rdllist);
+	/* ep->wq only changes under ep->lock, held here. */
+	if (!list_empty(&ep->rdllist) && waitqueue_active(&ep->wq))
+		wake_up(&ep->wq);
+	spin_unlock_irq(&ep->lock);
+}
+
+/*
+ * Delivers up to @maxevents events to @sink.  Returns their number, 0, or
+ * -EFAULT if the first one could not be stored (the item stays ready).
+ */
+int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		      int maxevents)
+{
+	struct xpoll_item *it, *tmp;
+	LIST_HEAD(txlist);
+	LIST_HEAD(dead);
+	__poll_t revents;
+	poll_table pt;
+	int res = 0;
+
+	/* Let a killed task exit instead of fetching events for ever. */
+	if (fatal_signal_pending(current))
+		return -EINTR;
+
+	init_poll_funcptr(&pt, NULL);
+	mutex_lock(&ep->mtx);
+	xpoll_start_scan(ep, &txlist);
+
+	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
+		if (res >= maxevents)
+			break;
+		if (xpoll_item_dead(it)) {
+			/* Linked on @dead, callbacks will not queue it. */
+			list_move(&it->rdllink, &dead);
+			continue;
+		}
+		list_del_init(&it->rdllink);
+
+		revents = xpoll_item_poll(it, &pt, 1, true);
+		if (!revents)
+			continue;
+
+		if (sink->put(sink, res, revents, it->data)) {
+			list_add(&it->rdllink, &txlist);
+			if (!res)
+				res = -EFAULT;
+			break;
+		}
+		res++;
+		if (it->events & EPOLLONESHOT)
+			it->events &= XPOLL_PRIVATE_BITS;
+		else if (!(it->events & EPOLLET))
+			/* Level-triggered: look again on the next wait. */
+			list_add_tail(&it->rdllink, &ep->rdllist);
+	}
+	xpoll_done_scan(ep, &txlist);
+
+	list_for_each_entry_safe(it, tmp, &dead, rdllink) {
+		spin_lock_irq(&ep->lock);
+		list_del_init(&it->rdllink);
+		spin_unlock_irq(&ep->lock);
+		xpoll_item_remove(ep, it);
+	}
+	mutex_unlock(&ep->mtx);
+	return res;
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);
+
+/* Removes the entry even when the task was already awake (as epoll). */
+static int xpoll_autoremove_wake(struct wait_queue_entry *wq_entry,
+				 unsigned int mode, int sync, void *key)
+{
+	int ret = default_wake_function(wq_entry, mode, sync, key);
+
+	list_del_init_careful(&wq_entry->entry);
+	return ret;
+}
+
+/*
+ * The wait proper: @timeout_ns < 0 blocks until an event or a signal, 0
+ * does not block, > 0 is a relative timeout.
+ */
+int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		    int maxevents, s64 timeout_ns)
+{
+	wait_queue_entry_t wait;
+	ktime_t expires, *to = NULL;
+	bool timed_out = false;
+	u64 slack = 0;
+	int res, eavail;
+
+	lockdep_assert_irqs_enabled();
+
+	if (timeout_ns > 0) {
+		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
+		to = &expires;
+		if (!rt_task(current))
+			slack = current->timer_slack_ns;
+	} else if (timeout_ns == 0) {
+		timed_out = true;
+	}
+
+	eavail = xpoll_events_available(ep);
+	for (;;) {
+		if (eavail) {
+			res = xpoll_send_events(ep, sink, maxevents);
+			if (res)
+				return res;
+		}
+		if (timed_out)
+			return 0;
+		if (signal_pending(current))
+			return -EINTR;
+
+		init_wait(&wait);
+		wait.func = xpoll_autoremove_wake;
+
+		spin_lock_irq(&ep->lock);
+		__set_current_state(TASK_INTERRUPTIBLE);
+		/* Checked under the lock: both lists may look empty briefly. */
+		eavail = xpoll_events_available(ep);
+		if (!eavail)
+			__add_wait_queue_exclusive(&ep->wq, &wait);
+		spin_unlock_irq(&ep->lock);
+
+		if (!eavail)
+			timed_out = !schedule_hrtimeout_range(to, slack,
+							      HRTIMER_MODE_ABS);
+		__set_current_state(TASK_RUNNING);
+
+		eavail = 1;
+		if (!list_empty_careful(&wait.entry)) {
+			spin_lock_irq(&ep->lock);
+			/* Woken after the timeout fired: harvest anyway. */
+			if (timed_out)
+				eavail = list_empty(&wait.entry);
+			__remove_wait_queue(&ep->wq, &wait);
+			spin_unlock_irq(&ep->lock);
+		}
+	}
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_wait_sink);
+
+static int xpoll_put_user_event(struct xpoll_sink *sink, int idx,
+				__poll_t revents, u64 data)
+{
+	struct epoll_event __user *uev = sink->uptr;
+
+	uev += idx;
+	if (__put_user(revents, &uev->events) || __put_user(data, &uev->data))
+		return -EFAULT;
+	return 0;
+}
+
+static void __user *xpoll_u64_to_uptr(u64 val)
+{
+	if (in_compat_syscall())
+		return compat_ptr((u32)val);
+	return u64_to_user_ptr(val);
+}
+
+/* Installs the caller's temporary signal mask, as set_user_sigmask(). */
+static int xpoll_set_sigmask(const struct xpoll_wait *w)
+{
+	void __user *umask = xpoll_u64_to_uptr(w->sigmask);
+	sigset_t kmask;
+
+	if (!w->sigmask)
+		return 0;
+	if (in_compat_syscall()) {
+#ifdef CONFIG_COMPAT
+		if (w->sigsetsize != sizeof(compat_sigset_t))
+			return -EINVAL;
+		if (get_compat_sigset(&kmask, umask))
+			return -EFAULT;
+#endif
+	} else {
+		if (w->sigsetsize != sizeof(sigset_t))
+			return -EINVAL;
+		if (copy_from_user(&kmask, umask, sizeof(kmask)))
+			return -EFAULT;
+	}
+	sigdelsetmask(&kmask, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	current->saved_sigmask = current->blocked;
+	set_restore_sigmask();
+	sigprocmask(SIG_SETMASK, &kmask, NULL);
+	return 0;
+}
+
+/*
+ * As restore_saved_sigmask_unless(): on EINTR the pending signal is
+ * delivered under the temporary mask and the signal code restores the
+ * saved one; otherwise restore it now.
+ */
+static void xpoll_restore_sigmask(bool interrupted)
+{
+	if (interrupted)
+		return;
+	if (test_and_clear_restore_sigmask())
+		sigprocmask(SIG_SETMASK, &current->saved_sigmask, NULL);
+}
+
+long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
+{
+	struct xpoll_sink sink = { .put = xpoll_put_user_event };
+	struct xpoll_wait w;
+	long res;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	if (w.flags || w.reserved0 || w.reserved[0] || w.reserved[1])
+		return -EINVAL;
+
+	res = xpoll_set_sigmask(&w);
+	if (res)
+		return res;
+
+	sink.uptr = xpoll_u64_to_uptr(w.events);
+	if (w.maxevents <= 0 || w.maxevents > XPOLL_MAX_EVENTS)
+		res = -EINVAL;
+	else if (!access_ok(sink.uptr,
+			    w.maxevents * sizeof(struct epoll_event)))
+		res = -EFAULT;
+	else
+		res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
+
+	if (w.sigmask)
+		xpoll_restore_sigmask(res == -EINTR);
+	return res;
+}
