@@ -167,6 +167,7 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	mutex_unlock(&ep->mtx);
 	return res;
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_poll);
 
 __poll_t xpoll_poll(struct file *file, struct poll_table_struct *pt)
 {
