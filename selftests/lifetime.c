@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Issue 3 point 7: a target's lifetime.  xpoll holds a reference on each
+ * watched file, but users must not see it: once every descriptor of a
+ * file is closed, no event at once, the item gone promptly, a socket
+ * really closed (the peer sees EOF within about a second) even if it
+ * never becomes ready again.  A dup keeps the file and its events, as in
+ * epoll.  Each test on both backends.
+ */
+#include "xp_test.h"
+
+FIXTURE(life) { int be, p; };
+XP_BACKENDS(life);
+
+FIXTURE_SETUP(life)
+{
+	XP_REQUIRE(variant->be);
+	self->be = variant->be;
+	self->p = pl_create(self->be, 1);
+	ASSERT_LE(0, self->p) TH_LOG("%s", strerror(-self->p));
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	if (self->p >= 0)
+		close(self->p);
+}
+
+#define CTL(op, fd, ev, d) pl_ctl(self->be, self->p, op, fd, ev, d)
+#define POLL0(ev) pl_poll0(self->be, self->p, ev)
+
+/* How long until fd shows any of `want`, in ns; -1 if not within ms. */
+static int64_t time_to(int fd, short want, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	int64_t t0 = now_ns();
+
+	if (poll(&p, 1, ms) != 1 || !(p.revents & want))
+		return -1;
+	return now_ns() - t0;
+}
+
+#define EOF_WITHIN_NS 1500000000LL	/* "about a second" */
+
+TEST_F(life, close_last_fd_stops_events_at_once)
+{
+	struct epoll_event ev[4];
+	int lt = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	int et = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	int fds[2];
+
+	ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_EQ(1, write(fds[1], "x", 1));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, lt, EPOLLIN, 1));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, et, EPOLLIN | EPOLLET, 2));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, fds[0], EPOLLIN, 3));
+	close(lt);
+	close(et);
+	close(fds[0]);
+	ASSERT_EQ(0, POLL0(ev)) TH_LOG("events from closed files, data %" PRIu64,
+				       (uint64_t)ev[0].data.u64);
+	close(fds[1]);
+}
+
+TEST_F(life, closed_target_is_gone_from_the_interest_list)
+{
+	struct epoll_event ev[4];
+	int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC), n2, n = -1;
+	int64_t t0;
+
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, efd, EPOLLIN, 1));
+	ASSERT_EQ(1, fdinfo_items(self->p));
+	close(efd);
+	t0 = now_ns();
+	while (now_ns() - t0 < 2000000000LL && (n = fdinfo_items(self->p)) != 0)
+		msleep(5);
+	EXPECT_EQ(0, n) TH_LOG("item still listed 2 s after the close");
+	TH_LOG("%s: item removed after %" PRId64 " ms", be_name[self->be],
+	       (now_ns() - t0) / 1000000);
+	/* the fd number reused: a new file, not the old item */
+	n2 = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_EQ(0, POLL0(ev));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, n2, EPOLLIN, 2));
+	ASSERT_EQ(1, POLL0(ev));
+	EXPECT_EQ(2, ev[0].data.u64);
+	close(n2);
+}
+
+TEST_F(life, dup_keeps_file_and_events)
+{
+	struct epoll_event ev[4];
+	uint64_t one = 1, v;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), d;
+
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 7));
+	d = dup(efd);
+	ASSERT_LE(0, d);
+	close(efd);
+	/* the item keyed by the closed number still reports, as in epoll */
+	ASSERT_EQ(8, write(d, &one, 8));
+	ASSERT_EQ(1, POLL0(ev));
+	EXPECT_EQ(7, ev[0].data.u64);
+	ASSERT_EQ(8, read(d, &v, 8));
+	ASSERT_EQ(8, write(d, &one, 8));
+	ASSERT_EQ(1, POLL0(ev));
+	/* and cannot be reached by ctl any more (the number is closed) */
+	EXPECT_EQ(-EBADF, CTL(EPOLL_CTL_DEL, efd, 0, 0));
+	close(d);
+	ASSERT_EQ(0, POLL0(ev));
+}
+
+TEST_F(life, fork_child_keeps_file_after_parent_closes)
+{
+	struct epoll_event ev[4];
+	int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC), pp[2], status;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe2(pp, O_CLOEXEC));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, efd, EPOLLIN, 3));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* holds efd open until the parent says */
+		close(pp[1]);
+		_exit(read(pp[0], &c, 1) < 0);
+	}
+	close(pp[0]);
+	close(efd);
+	/* the child still has a descriptor: events go on */
+	ASSERT_EQ(1, POLL0(ev));
+	close(pp[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, POLL0(ev));
+}
+
+static void peer_sees_eof(struct __test_metadata *_metadata, int be, int p,
+			  int s, int peer, uint32_t events)
+{
+	char c;
+	int64_t t;
+
+	ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_ADD, s, events, 1));
+	close(s);
+	t = time_to(peer, POLLIN | POLLHUP | POLLRDHUP, 5000);
+	ASSERT_LE(0, t) TH_LOG("peer never saw the close");
+	EXPECT_GT(EOF_WITHIN_NS, t) TH_LOG("peer saw the close after %" PRId64
+					   " ms", t / 1000000);
+	EXPECT_EQ(0, read(peer, &c, 1));
+}
+
+TEST_F(life, unix_peer_sees_eof_within_a_second)
+{
+	int s[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+	/* EPOLLIN only: this socket never becomes ready again */
+	peer_sees_eof(_metadata, self->be, self->p, s[0], s[1], EPOLLIN);
+	close(s[1]);
+}
+
+TEST_F(life, tcp_peer_sees_eof_within_a_second)
+{
+	int s[2];
+
+	ASSERT_EQ(0, tcp_pair(s));
+	peer_sees_eof(_metadata, self->be, self->p, s[0], s[1], EPOLLIN | EPOLLET);
+	close(s[1]);
+}
+
+TEST_F(life, pipe_reader_sees_eof_when_watched_writer_closed)
+{
+	int fds[2];
+
+	ASSERT_EQ(0, pipe2(fds, O_CLOEXEC));
+	peer_sees_eof(_metadata, self->be, self->p, fds[1], fds[0], EPOLLOUT);
+	close(fds[0]);
+}
+
+TEST_F(life, closing_the_instance_releases_its_targets)
+{
+	int s[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, s[0], EPOLLIN, 1));
+	close(self->p);
+	self->p = -1;
+	close(s[0]);
+	int64_t t = time_to(s[1], POLLHUP, 5000);
+
+	ASSERT_LE(0, t);
+	EXPECT_GT(EOF_WITHIN_NS, t);
+	close(s[1]);
+}
+
+TEST_F_TIMEOUT(life, many_closed_sockets_all_released, 60)
+{
+	enum { N = 200 };
+	int s[N][2], late = 0;
+
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s[i]));
+		ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, s[i][0], EPOLLIN | (i & 1 ? EPOLLET : 0), i));
+	}
+	for (int i = 0; i < N; i++)
+		close(s[i][0]);
+	int64_t t0 = now_ns();
+
+	for (int i = 0; i < N; i++) {
+		if (time_to(s[i][1], POLLHUP, 5000) < 0)
+			late++;
+		close(s[i][1]);
+	}
+	EXPECT_EQ(0, late);
+	EXPECT_GT(3000000000LL, now_ns() - t0);
+	EXPECT_EQ(0, fdinfo_items(self->p));
+}
+
+XP_NO_HOOK
+XP_MAIN
