@@ -31,7 +31,7 @@ modules:
 
 # The module for a guest kernel is built in a copy of the sources, so the
 # two kernels' objects never mix with each other or with `make`'s.
-build/%/Kbuild: Kbuild $(shell find module uapi -type f 2>/dev/null)
+build/%/Kbuild: Kbuild $(shell find module uapi -name '*.[ch]' -o -name Kbuild 2>/dev/null)
 	@mkdir -p build/$*
 	@rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 		--exclude='*.mod*' module uapi build/$*/

@@ -34,6 +34,7 @@ echo "1..4" >"$tap"
 # 1 + 2: a failing KUnit case and a failing kselftest, in one guest, read
 # back through the same parser make check uses.
 scripts/vm --kernel debug --timeout 300 --quiet -- sh -c "
+	dmesg -c >/dev/null
 	insmod $b/xpoll_harness_kunit.ko
 	dmesg >$PWD/$out/kunit/harness.kunit.log
 	$b/ksft_fail >$PWD/$out/ksft/harness.tap 2>&1
