@@ -55,14 +55,28 @@
 static atomic_int slot_fd[NSLOT];
 static atomic_long calls, bad_errno, contract_fail;
 static atomic_long errno_hist[140];
-static atomic_int stop;
+static atomic_int stop, kicker_stop;
 static long max_calls = 200000;
 static double max_secs = 30;
 static unsigned long long seed;
 static int nthreads = 4, verbose;
 
-/* memory: [rw page][PROT_NONE page] and one read-only page */
-static char *rw_page, *none_page, *ro_page;
+/*
+ * memory: per thread [rw page][PROT_NONE page] (the rw page holds the
+ * misaligned structs, so it must not be shared); one read-only page.
+ */
+static __thread char *rw_page, *none_page;
+static char *ro_page;
+
+static int map_pages(void)
+{
+	rw_page = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rw_page == MAP_FAILED)
+		return -1;
+	none_page = rw_page + PG;
+	return mprotect(none_page, PG, PROT_NONE);
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -536,7 +550,8 @@ static void *kicker(void *arg)
 	uint64_t rs = seed ^ 0x5555;
 
 	(void)arg;
-	while (!atomic_load(&stop)) {
+	/* until every fuzz thread is joined: one may sit in an endless wait */
+	while (!atomic_load(&kicker_stop)) {
 		usleep(500 + rnd(&rs) % 2000);
 		pthread_kill(th[rnd(&rs) % nthreads], SIGUSR1);
 	}
@@ -548,7 +563,7 @@ static void *fuzzer(void *arg)
 	uint64_t rs = (seed + 1) * 0x9e3779b97f4a7c15ULL + (uintptr_t)arg * 0xbf58476d1ce4e5b9ULL;
 	int self = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
 
-	if (self < 0) {
+	if (self < 0 || map_pages()) {
 		perror("open " XPOLL_DEVICE);
 		atomic_fetch_add(&contract_fail, 1);
 		return NULL;
@@ -635,15 +650,12 @@ int main(int argc, char **argv)
 	printf("# replay: %s --seed %llu --threads %d --calls %ld --seconds %.0f\n",
 	       argv[0], seed, nthreads, max_calls, max_secs);
 
-	rw_page = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ro_page = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (rw_page == MAP_FAILED || ro_page == MAP_FAILED)
+	if (ro_page == MAP_FAILED)
 		return 2;
-	none_page = rw_page + PG;
-	mprotect(none_page, PG, PROT_NONE);
 
 	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* writes to sockets whose peer is gone */
 	{
 		uint64_t rs = seed | 1;
 
@@ -663,6 +675,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
+	atomic_store(&kicker_stop, 1);
 	pthread_join(kick, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	el = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -1055,6 +1055,7 @@ int main(int argc, char **argv)
 			usage(argv[0]);
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n");
 	x = use_epoll ? epoll_create1(0) : open(XPOLL_DEVICE, O_RDWR);
