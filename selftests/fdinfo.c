@@ -170,6 +170,11 @@ TEST(same_listing_as_epoll)
 	nb = fdinfo_parse(p[1], b, 16);
 	ASSERT_EQ(3, na);
 	ASSERT_EQ(na, nb);
+	for (int i = 0; i < na; i++)
+		TH_LOG("epoll: tfd %d events %#x data %#llx pos %llu ino %#llx sdev %#x | "
+		       "xpoll: tfd %d events %#x data %#llx pos %llu ino %#llx sdev %#x",
+		       a[i].tfd, a[i].events, a[i].data, a[i].pos, a[i].ino, a[i].sdev,
+		       b[i].tfd, b[i].events, b[i].data, b[i].pos, b[i].ino, b[i].sdev);
 	for (int i = 0; i < na; i++) {
 		int j;
 

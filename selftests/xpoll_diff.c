@@ -56,6 +56,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -63,7 +64,7 @@
 #include <linux/xpoll.h>
 
 #define MAXF	(1 << 16)	/* files created in one run */
-#define MAXFD	1024
+#define MAXFD	512	/* fd numbers the targets use stay below */
 #define MAXKEYS	4096
 #define LIVE_FILES 40
 #define LIVE_FDS 80
@@ -965,6 +966,7 @@ int main(int argc, char **argv)
 	}
 	if (ep < 0 || xp < 0)
 		harness_error("instances");
+	/* above every target number, below the usual RLIMIT_NOFILE of 1024 */
 	ep = fcntl(ep, F_DUPFD_CLOEXEC, MAXFD + 10);
 	xp = fcntl(xp, F_DUPFD_CLOEXEC, MAXFD + 20);
 	if (ep < 0 || xp < 0)
