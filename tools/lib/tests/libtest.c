@@ -252,6 +252,7 @@ static void part2(void)
 	       "xpoll_pwait: EINTR, handler ran, mask restored");
 	/* the mask given blocks it: the pending signal stays pending */
 	got_usr1 = 0;
+	raise(SIGUSR1);		/* pending again, still blocked */
 	n = xpoll_pwait(xp, out, 4, 50, &block);
 	result(n == 0 && !got_usr1, "xpoll_pwait with SIGUSR1 in the mask: timeout, no signal");
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
