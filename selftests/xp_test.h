@@ -348,6 +348,8 @@ static inline int fdinfo_parse(int pfd, struct fdinfo_item *it, int max)
 	while (fgets(line, sizeof(line), f)) {
 		struct fdinfo_item x;
 
+		/* zero the padding too: callers memcmp() items */
+		memset(&x, 0, sizeof(x));
 		if (strncmp(line, "tfd:", 4))
 			continue;
 		if (sscanf(line, "tfd: %d events: %x data: %llx pos:%llu ino:%llx sdev:%x",
