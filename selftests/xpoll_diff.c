@@ -464,9 +464,13 @@ static void op_ctl(void)
 	} else {
 		fd = random_live_fd();
 	}
+	fid = fd >= 0 && fd < MAXFD ? fdmap[fd] : 0;
+	/* mostly the op that can succeed: fewer EEXIST/ENOENT, more state */
+	if (fid && chance(70))
+		op = find_key(fid, fd) < 0 ? EPOLL_CTL_ADD :
+		     chance(75) ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
 	if (chance(2))
 		op = rnd(6);
-	fid = fd >= 0 && fd < MAXFD ? fdmap[fd] : 0;
 	ev = random_events(op == EPOLL_CTL_ADD);
 	d = make_data(fid);
 	logop("ctl op %d fd %d (%s fid %d) events %#x data %#" PRIx64, op, fd,
