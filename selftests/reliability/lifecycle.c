@@ -297,7 +297,7 @@ static int use_once(void)
 	return r;
 }
 
-TEST_F(mod, load_use_unload_cycles_leak_nothing)
+TEST_F_TIMEOUT(mod, load_use_unload_cycles_leak_nothing, 1200)
 {
 	const char *env = getenv("XPOLL_CYCLES");
 	int cycles = env ? atoi(env) : 100, i, before, after;

@@ -131,7 +131,7 @@ TEST_F(watch_limit, counted_per_user)
 /* ---- memory cgroup charging ---------------------------------------------- */
 
 #define CG_ROOT "/sys/fs/cgroup"
-#define NW 8000
+#define NW 4000
 
 static long cg_current(const char *cg)
 {
@@ -171,7 +171,20 @@ static long charged_per_watch(struct __test_metadata *_metadata, const char *cg,
 	return (after - before) / NW;
 }
 
-TEST(memcg_charges_watch_memory)
+/* a fixture only for the longer timeout: thousands of fds under KASAN */
+FIXTURE(memcg) {
+	int unused;
+};
+
+FIXTURE_SETUP(memcg)
+{
+}
+
+FIXTURE_TEARDOWN(memcg)
+{
+}
+
+TEST_F_TIMEOUT(memcg, charges_watch_memory, 300)
 {
 	char cg[128], procs[160], pid[32], ctrl[256];
 	struct rlimit rl = { NW + 256, NW + 256 };
