@@ -471,6 +471,7 @@ static int run_load(struct load_result *res)
 	t0 = now();
 	if (pthread_create(&srv, NULL, server_main, &lfd) != 0) {
 		fail("pthread_create");
+		free(cl);
 		return -1;
 	}
 	for (int i = 0; i < opt_threads; i++)
