@@ -312,7 +312,7 @@ TEST_F(xfer, bad_sigsetsize_is_einval)
 		int r;
 
 		if (self->be == BE_EPOLL || xp_emulate()) {
-			struct timespec ts = { 0, 0 };
+			struct __kernel_timespec ts = { 0, 0 };
 
 			r = syscall(SYS_epoll_pwait2, self->p, ev, 4, &ts, &m,
 				    sizes[i]);

@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <linux/time_types.h>
 #include <linux/xpoll.h>
 
 /*
@@ -139,7 +140,9 @@ static inline int pl_wait(int be, int pfd, struct epoll_event *ev, int max,
 	int r;
 
 	if (be == BE_EPOLL || xp_emulate()) {
-		struct timespec ts = {
+		/* the syscall takes a __kernel_timespec (64-bit time) also
+		 * from 32-bit programs, unlike glibc's struct timespec there */
+		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ns / 1000000000,
 			.tv_nsec = timeout_ns % 1000000000,
 		};
