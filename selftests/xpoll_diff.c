@@ -33,7 +33,9 @@
  * --self-check runs the same harness with a second epoll in place of
  * xpoll: proof that the harness itself is deterministic.
  *
- * Usage: xpoll_diff [--ops N] [--seed S] [--self-check] [-v]
+ * Usage: xpoll_diff [--ops N] [--seed S] [--self-check] [--mutate] [-v]
+ * --mutate drops EPOLLONESHOT from the tested instance's ctl calls: the
+ * run must then fail (proof that a difference is caught).
  * Output is TAP; the seed is printed as "# seed: S ops: N".
  */
 #define _GNU_SOURCE
@@ -92,7 +94,7 @@ static int livefds[MAXFD], nlive;
 static struct key keys[MAXKEYS];
 static int nkeys;
 static int ep, xp;		/* the reference and the instance under test */
-static bool self_check, verbose;
+static bool self_check, verbose, mutate;
 static uint64_t rng;
 static long op_no;
 static int sigs[3];
@@ -183,6 +185,9 @@ static int t_ctl(int op, int fd, uint32_t events, uint64_t data)
 	struct epoll_event e = { .events = events, .data.u64 = data };
 	int r;
 
+	/* --mutate: a deliberate difference, to show the test catches one */
+	if (mutate && (events & EPOLLONESHOT))
+		e.events = events &= ~EPOLLONESHOT;
 	if (self_check) {
 		r = epoll_ctl(xp, op, fd, &e);
 	} else {
@@ -933,6 +938,8 @@ int main(int argc, char **argv)
 			have_seed = true;
 		} else if (!strcmp(argv[i], "--self-check")) {
 			self_check = true;
+		} else if (!strcmp(argv[i], "--mutate")) {
+			mutate = true;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else {
