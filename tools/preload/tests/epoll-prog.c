@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,20 +33,19 @@
 
 static int npass, nfail;
 
-#define CHECK(cond, ...)                                        \
-	do {                                                    \
-		if (cond) {                                     \
-			npass++;                                \
-			printf("ok %d - ", npass + nfail);      \
-		} else {                                        \
-			nfail++;                                \
-			printf("not ok %d - ", npass + nfail);  \
-		}                                               \
-		printf(__VA_ARGS__);                            \
-		if (!(cond))                                    \
-			printf(" (errno %d %s)", errno, strerror(errno)); \
-		printf("\n");                                   \
-		fflush(stdout);                                 \
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		int ok_ = !!(cond), err_ = errno;                       \
+		if (ok_)                                                \
+			npass++;                                        \
+		else                                                    \
+			nfail++;                                        \
+		printf("%sok %d - ", ok_ ? "" : "not ", npass + nfail); \
+		printf(__VA_ARGS__);                                    \
+		if (!ok_)                                               \
+			printf(" (errno %d %s)", err_, strerror(err_)); \
+		printf("\n");                                           \
+		fflush(stdout);                                         \
 	} while (0)
 
 static const char *kind_of(int fd, char *buf, size_t len)
@@ -342,6 +343,50 @@ int main(int argc, char **argv)
 	ev.data.u64 = 43;
 	CHECK(epoll_ctl(high, EPOLL_CTL_MOD, sv[0], &ev) == 0, "MOD through the dup");
 	close(high);
+
+	/*
+	 * An instance number reused by an epoll instance the preload never
+	 * saw created (raw system call): the call must reach epoll.
+	 */
+	int x = epoll_create1(0), rp[2];
+
+	close(x);
+	int raw = (int)syscall(SYS_epoll_create1, 0);
+
+	if (pipe(rp) < 0)
+		return 1;
+	ev.events = EPOLLIN;
+	ev.data.u64 = 5;
+	if (write(rp[1], "r", 1) != 1)
+		nfail++;
+	CHECK(raw == x && epoll_ctl(raw, EPOLL_CTL_ADD, rp[0], &ev) == 0 &&
+	      epoll_wait(raw, got, 4, 0) == 1 && got[0].data.u64 == 5 &&
+	      strcmp(kind_of(raw, buf, sizeof(buf)), "epoll") == 0,
+	      "fd %d reused by a raw-syscall epoll instance reaches epoll", x);
+	close(raw);
+	close(rp[0]);
+	close(rp[1]);
+
+	/* An instance far above the usual numbers (a fresh part of any fd table). */
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 200000) {
+		rl.rlim_cur = 200000;
+		if (rl.rlim_max < 200000)
+			rl.rlim_max = 200000;	/* root (the guest) may raise it */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	int far = dup2(ep, 150000);
+
+	if (far == 150000) {
+		ev.data.u64 = 44;
+		CHECK(epoll_ctl(far, EPOLL_CTL_MOD, sv[0], &ev) == 0 &&
+		      epoll_wait(far, got, 4, 0) == 0, "instance dup2'ed to fd 150000 works");
+		close(far);
+	} else {
+		printf("ok %d - # SKIP fd 150000: %s\n", ++npass + nfail, strerror(errno));
+	}
 
 	/* close without DEL: once the socket is closed, no more events */
 	int sv2[2];
