@@ -26,6 +26,9 @@ static struct kmem_cache *xpoll_pwq_cache;
  * queue lock with irqsave), so it counts one chain.
  */
 static DEFINE_PER_CPU(int, xpoll_wake_depth);
+/* The number of the chain running on this CPU, valid while depth > 0. */
+static DEFINE_PER_CPU(u64, xpoll_wake_chain);
+static atomic64_t xpoll_chain_seq;
 
 struct xpoll_pqueue {
 	poll_table pt;
@@ -175,7 +178,8 @@ void xpoll_unregister_item(struct xpoll_item *it)
 	}
 }
 
-static void xpoll_poll_wake_now(struct xpoll_instance *ep)
+/* Wakes @ep's pollers now, as part of wake chain @chain (0: a new one). */
+static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain)
 {
 	unsigned long flags;
 	int depth, cpu;
@@ -188,13 +192,19 @@ static void xpoll_poll_wake_now(struct xpoll_instance *ep)
 		return;
 	}
 	depth = __this_cpu_inc_return(xpoll_wake_depth);
+	if (depth == 1)
+		__this_cpu_write(xpoll_wake_chain, chain ? chain :
+				 atomic64_inc_return(&xpoll_chain_seq));
+	chain = __this_cpu_read(xpoll_wake_chain);
 	if (depth > XPOLL_MAX_WAKE_DEPTH) {
 		/* Too deep for one stack and for lockdep: start afresh. */
 		__this_cpu_dec(xpoll_wake_depth);
+		WRITE_ONCE(ep->pending_chain, chain);
 		local_irq_restore(flags);
 		irq_work_queue(&ep->pw_work);
 		return;
 	}
+	WRITE_ONCE(ep->last_chain, chain);
 	spin_lock_nested(&ep->poll_wait.lock, depth - 1);
 	WRITE_ONCE(ep->wake_cpu, cpu);
 	wake_up_locked_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM);
@@ -210,19 +220,32 @@ static void xpoll_poll_wake_now(struct xpoll_instance *ep)
  */
 void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it)
 {
-	if (it && it->kind == XPOLL_KIND_EPOLL) {
-		/* A wake inside our own wake is a cycle: drop it. */
-		if (READ_ONCE(ep->wake_cpu) != raw_smp_processor_id())
-			irq_work_queue(&ep->pw_work);
+	unsigned long flags;
+	u64 chain;
+
+	if (!it || it->kind != XPOLL_KIND_EPOLL) {
+		xpoll_poll_wake_now(ep, 0);
 		return;
 	}
-	xpoll_poll_wake_now(ep);
+	/* From an epoll target: defer, unless this chain woke us already. */
+	local_irq_save(flags);
+	if (__this_cpu_read(xpoll_wake_depth))
+		chain = __this_cpu_read(xpoll_wake_chain);
+	else
+		chain = atomic64_inc_return(&xpoll_chain_seq);
+	if (READ_ONCE(ep->last_chain) != chain) {
+		WRITE_ONCE(ep->pending_chain, chain);
+		irq_work_queue(&ep->pw_work);
+	}
+	local_irq_restore(flags);
 }
 
 void xpoll_pw_work_fn(struct irq_work *work)
 {
-	xpoll_poll_wake_now(container_of(work, struct xpoll_instance,
-					 pw_work));
+	struct xpoll_instance *ep = container_of(work, struct xpoll_instance,
+						 pw_work);
+
+	xpoll_poll_wake_now(ep, READ_ONCE(ep->pending_chain));
 }
 
 int xpoll_cb_init(void)

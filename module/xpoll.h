@@ -98,6 +98,14 @@
  *   subclass, or self-deadlock in a mixed cycle).  ep->wake_cpu marks that
  *   A's poll_wait lock is held on this CPU; a wake that finds it set is a
  *   cycle and is dropped (the pollers are being woken already).
+ * - wake chains: every synchronous wakeup chain gets a number (per CPU,
+ *   while the chain runs), and an irq_work carries the number of the chain
+ *   that queued it.  An instance records the chain that last woke its
+ *   pollers; a deferred wake for the same chain is dropped.  So a cycle
+ *   through epoll files (A -> E1 -> B -> E2 -> A) wakes each instance's
+ *   pollers once per event and then stops, instead of ping-ponging
+ *   irq_works for ever.  Each deferred hop starts on a fresh stack, so an
+ *   alternating xpoll/epoll chain of any length cannot overflow the stack.
  */
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
@@ -164,6 +172,8 @@ struct xpoll_instance {
 	struct xpoll_user *user;	/* charged for the items */
 	int wake_cpu;			/* CPU holding poll_wait.lock, or -1 */
 	struct irq_work pw_work;	/* deferred poller wakeup */
+	u64 last_chain;			/* wake chain that last woke pollers */
+	u64 pending_chain;		/* wake chain pw_work continues */
 	/* Nesting edges, under xpoll_topo_lock. */
 	struct list_head children;	/* items of ours watching instances */
 	struct list_head parents;	/* items of others watching us */
