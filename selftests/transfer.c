@@ -412,8 +412,20 @@ TEST_F(xfer, maxevents_bounds_as_epoll)
 	EXPECT_EQ(-EINVAL, pl_wait(self->be, self->p, ev, INT_MIN, 0, NULL));
 	EXPECT_EQ(-EINVAL, pl_wait(self->be, self->p, ev, max_ok + 1, 0, NULL));
 	EXPECT_EQ(-EINVAL, pl_wait(self->be, self->p, ev, INT_MAX, 0, NULL));
-	/* the largest allowed count is fine with nothing ready */
-	EXPECT_EQ(0, pl_wait(self->be, self->p, ev, max_ok, 0, NULL));
+	/*
+	 * The largest allowed count is fine with nothing ready, if the whole
+	 * range (2 GB) is user space: a buffer low in the address space, not
+	 * on the stack near its top (both epoll and xpoll check access_ok).
+	 */
+	void *low = mmap((void *)0x200000000ULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	ASSERT_TRUE(low != MAP_FAILED);
+	EXPECT_EQ(0, pl_wait(self->be, self->p, low, max_ok, 0, NULL));
+	/* ... and EFAULT when the range runs past the end of user space */
+	EXPECT_EQ(-EFAULT, pl_wait(self->be, self->p,
+				   (void *)(0x800000000000ULL - 4096), max_ok, 0, NULL));
+	munmap(low, 4096);
 }
 
 TEST_F(xfer, maxevents_limits_and_rest_comes_next)
