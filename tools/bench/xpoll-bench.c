@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpoll-bench: each workload on epoll and on xpoll in the same boot,
+ * alternating (epoll first on even repetitions, xpoll first on odd ones),
+ * several repetitions; a table with the median, the spread and the ratio
+ * xpoll/epoll per row, and the raw samples as CSV (tools/bench/plot.py
+ * draws them).
+ *
+ * Workloads (issue 6):
+ *  ctl      ADD, MOD, DEL per second with N registered eventfds
+ *  wait     events per second returned by waits, N registered, K ready,
+ *           level-triggered (the same K every wait) or edge-triggered (the
+ *           K are written again before each wait: a new edge each time)
+ *  latency  ping-pong of two threads through two eventfds, each blocked in
+ *           a wait: one-way wakeup latency, p50 and p99
+ *  herd     M threads, each blocked in its own instance on one shared
+ *           eventfd, with and without EPOLLEXCLUSIVE, one event at a time:
+ *           wait returns per event and events per second
+ *  memory   bytes per watch: the growth of the kernel's unreclaimable slab
+ *           (SUnreclaim in /proc/meminfo) when N watches are added
+ *
+ * Spread is (max - min) / median of the repetitions, in percent. Ratio is
+ * median(xpoll) / median(epoll): above 1 is better for xpoll on
+ * throughputs, below 1 on latencies and memory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#include <linux/xpoll.h>
+
+enum { EP, XP };
+static const char *const be_name[] = { "epoll", "xpoll" };
+
+static int reps = 5;
+static double budget = 0.2;	/* seconds per timed sample */
+static long max_n = 100000;
+static FILE *csv;
+
+/* ---- backend-neutral calls ---------------------------------------------- */
+
+static int b_open(int be)
+{
+	return be == XP ? open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC) : epoll_create1(EPOLL_CLOEXEC);
+}
+
+static int b_ctl(int be, int x, int op, int fd, uint32_t ev, uint64_t data)
+{
+	if (be == XP) {
+		struct xpoll_ctl c = { .op = op, .fd = fd, .events = ev, .data = data };
+
+		return ioctl(x, XPOLL_IOC_CTL, &c);
+	}
+	struct epoll_event e = { .events = ev, .data.u64 = data };
+
+	return epoll_ctl(x, op, fd, &e);
+}
+
+static int b_wait(int be, int x, struct epoll_event *ev, int max, int timeout_ms)
+{
+	if (be == XP) {
+		struct xpoll_wait w = {
+			.events = (uintptr_t)ev, .maxevents = max,
+			.timeout_ns = timeout_ms < 0 ? -1 : timeout_ms * 1000000LL,
+		};
+
+		return ioctl(x, XPOLL_IOC_WAIT, &w);
+	}
+	return epoll_wait(x, ev, max, timeout_ms);
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+struct row {
+	char workload[16], params[64], metric[32];
+	int lower_is_better;
+	double s[2][64];	/* samples per backend */
+	int n[2];
+};
+
+static struct row rows[256];
+static int nrows;
+
+static struct row *row(const char *w, const char *p, const char *m, int lower)
+{
+	for (int i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].workload, w) && !strcmp(rows[i].params, p) &&
+		    !strcmp(rows[i].metric, m))
+			return &rows[i];
+	struct row *r = &rows[nrows++];
+
+	snprintf(r->workload, sizeof(r->workload), "%s", w);
+	snprintf(r->params, sizeof(r->params), "%s", p);
+	snprintf(r->metric, sizeof(r->metric), "%s", m);
+	r->lower_is_better = lower;
+	return r;
+}
+
+static void sample(const char *w, const char *p, const char *m, int lower, int be,
+		   int rep, double v)
+{
+	struct row *r = row(w, p, m, lower);
+
+	if (r->n[be] < 64)
+		r->s[be][r->n[be]++] = v;
+	if (csv)
+		fprintf(csv, "%s,%s,%s,%s,%d,%.6g\n", w, p, m, be_name[be], rep, v);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n, double *spread)
+{
+	double s[64], m;
+
+	memcpy(s, v, n * sizeof(double));
+	qsort(s, n, sizeof(double), cmp_d);
+	m = n & 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	*spread = m ? 100 * (s[n - 1] - s[0]) / m : 0;
+	return m;
+}
+
+static void print_table(void)
+{
+	printf("\n%-8s %-22s %-16s %14s %7s %14s %7s %7s %s\n", "workload", "params",
+	       "metric", "epoll", "+-%", "xpoll", "+-%", "x/e", "");
+	for (int i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+		double se, sx, me, mx, ratio;
+		const char *verdict;
+
+		if (!r->n[EP] || !r->n[XP])
+			continue;
+		me = median(r->s[EP], r->n[EP], &se);
+		mx = median(r->s[XP], r->n[XP], &sx);
+		ratio = me ? mx / me : 0;
+		/* "within the spread": the ratio's gap smaller than the noise */
+		if (r->lower_is_better)
+			verdict = ratio <= 1 ? "ok" : (ratio - 1) * 100 <= (se > sx ? se : sx) ? "ok (noise)" : "LOSS";
+		else
+			verdict = ratio >= 1 ? "ok" : (1 - ratio) * 100 <= (se > sx ? se : sx) ? "ok (noise)" : "LOSS";
+		printf("%-8s %-22s %-16s %14.4g %7.1f %14.4g %7.1f %7.3f %s\n", r->workload,
+		       r->params, r->metric, me, se, mx, sx, ratio, verdict);
+	}
+}
+
+/* ---- the target pool ----------------------------------------------------------- */
+
+static int *efd;
+static long nefd;
+
+static void make_targets(long n)
+{
+	struct rlimit rl = { n + 1024, n + 1024 };
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("setrlimit (raise fs.nr_open?)");
+	efd = calloc(n, sizeof(int));
+	for (nefd = 0; nefd < n; nefd++)
+		if ((efd[nefd] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			die("eventfd");
+}
+
+static void set_ready(long k, int ready)
+{
+	uint64_t v = 1;
+
+	for (long i = 0; i < k; i++) {
+		if (ready) {
+			if (write(efd[i], &v, 8) != 8)
+				die("write");
+		} else if (read(efd[i], &v, 8) < 0 && errno != EAGAIN) {
+			die("read");
+		}
+	}
+}
+
+/* ---- 1. ctl throughput ------------------------------------------------------------ */
+
+static void bench_ctl(int be, int rep, long n)
+{
+	char p[64];
+	double t0, t1, t2, t3;
+	int x = b_open(be);
+	long i;
+
+	if (x < 0)
+		die("open");
+	snprintf(p, sizeof(p), "N=%ld", n);
+	t0 = now();
+	for (i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+			die("ADD");
+	t1 = now();
+	for (i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_MOD, efd[i], EPOLLIN | EPOLLET, i))
+			die("MOD");
+	t2 = now();
+	for (i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_DEL, efd[i], 0, 0))
+			die("DEL");
+	t3 = now();
+	close(x);
+	sample("ctl", p, "ADD/s", 0, be, rep, n / (t1 - t0));
+	sample("ctl", p, "MOD/s", 0, be, rep, n / (t2 - t1));
+	sample("ctl", p, "DEL/s", 0, be, rep, n / (t3 - t2));
+}
+
+/* ---- 2. wait cost ------------------------------------------------------------------- */
+
+static void bench_wait(int be, int rep, long n, long k, int et)
+{
+	static struct epoll_event *ev;
+	char p[64];
+	double t0, t;
+	long events = 0, calls = 0;
+	int x = b_open(be), r;
+
+	if (!ev)
+		ev = malloc(sizeof(*ev) * max_n);
+	snprintf(p, sizeof(p), "N=%ld K=%s %s", n, k == n ? "all" : (k == 1 ? "1" : "64"),
+		 et ? "ET" : "LT");
+	for (long i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_ADD, efd[i], EPOLLIN | (et ? EPOLLET : 0), i))
+			die("ADD");
+	set_ready(k, 1);
+	t0 = now();
+	do {
+		if (et && calls)
+			set_ready(k, 1);	/* a new edge on each of the K */
+		r = b_wait(be, x, ev, (int)k, 0);
+		if (r != k) {
+			fprintf(stderr, "%s wait %s: %d events, expected %ld\n", be_name[be], p, r, k);
+			exit(1);
+		}
+		events += r;
+		calls++;
+		t = now() - t0;
+	} while (t < budget || calls < 3);
+	set_ready(k, 0);
+	close(x);
+	sample("wait", p, "events/s", 0, be, rep, events / t);
+}
+
+/* ---- 3. wakeup latency --------------------------------------------------------------- */
+
+struct pp {
+	int be, x[2], e[2];
+	long iters;
+	double *lat;
+};
+
+static void *pong(void *arg)
+{
+	struct pp *pp = arg;
+	struct epoll_event ev;
+	uint64_t v;
+
+	for (long i = 0; i < pp->iters; i++) {
+		if (b_wait(pp->be, pp->x[1], &ev, 1, -1) != 1)
+			die("pong wait");
+		if (read(pp->e[0], &v, 8) != 8)
+			die("pong read");
+		v = 1;
+		if (write(pp->e[1], &v, 8) != 8)
+			die("pong write");
+	}
+	return NULL;
+}
+
+static void bench_latency(int be, int rep)
+{
+	struct pp pp = { .be = be, .iters = 2000 };
+	struct epoll_event ev;
+	pthread_t t;
+	uint64_t v;
+	double t0;
+
+	pp.lat = malloc(sizeof(double) * pp.iters);
+	for (int i = 0; i < 2; i++) {
+		pp.x[i] = b_open(be);
+		pp.e[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	}
+	/* x[1] (pong) waits for e[0]; x[0] (ping) waits for e[1] */
+	b_ctl(be, pp.x[1], EPOLL_CTL_ADD, pp.e[0], EPOLLIN, 0);
+	b_ctl(be, pp.x[0], EPOLL_CTL_ADD, pp.e[1], EPOLLIN, 1);
+	pthread_create(&t, NULL, pong, &pp);
+	for (long i = 0; i < pp.iters; i++) {
+		v = 1;
+		t0 = now();
+		if (write(pp.e[0], &v, 8) != 8)
+			die("ping write");
+		if (b_wait(be, pp.x[0], &ev, 1, -1) != 1)
+			die("ping wait");
+		pp.lat[i] = (now() - t0) / 2 * 1e6;	/* one way, microseconds */
+		if (read(pp.e[1], &v, 8) != 8)
+			die("ping read");
+	}
+	pthread_join(t, NULL);
+	qsort(pp.lat, pp.iters, sizeof(double), cmp_d);
+	sample("latency", "ping-pong", "p50_us", 1, be, rep, pp.lat[pp.iters / 2]);
+	sample("latency", "ping-pong", "p99_us", 1, be, rep, pp.lat[pp.iters * 99 / 100]);
+	for (int i = 0; i < 2; i++) {
+		close(pp.x[i]);
+		close(pp.e[i]);
+	}
+	free(pp.lat);
+}
+
+/* ---- 4. herd ----------------------------------------------------------------------------- */
+
+struct herd {
+	int be, e, stop;
+	atomic_long wakeups, returns, handled;
+};
+
+struct herd_th {
+	struct herd *h;
+	int x;
+};
+
+static void *herd_waiter(void *arg)
+{
+	struct herd_th *ht = arg;
+	struct herd *h = ht->h;
+	struct epoll_event ev;
+	struct rusage ru0, ru1;
+	long timeouts = 0;
+	uint64_t v;
+
+	/*
+	 * A woken waiter that finds the event gone re-polls and sleeps again
+	 * without returning, so returns undercount wakeups: count the
+	 * thread's voluntary context switches (one per sleep), less the
+	 * sleeps that ended in a timeout.
+	 */
+	getrusage(RUSAGE_THREAD, &ru0);
+	while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
+		int r = b_wait(h->be, ht->x, &ev, 1, 200);
+
+		if (r <= 0) {
+			timeouts++;
+			continue;
+		}
+		atomic_fetch_add(&h->returns, 1);
+		if (read(h->e, &v, 8) == 8)
+			atomic_fetch_add(&h->handled, 1);
+	}
+	getrusage(RUSAGE_THREAD, &ru1);
+	atomic_fetch_add(&h->wakeups, ru1.ru_nvcsw - ru0.ru_nvcsw - timeouts);
+	return NULL;
+}
+
+static void bench_herd(int be, int rep, int m, int excl)
+{
+	struct herd h = { .be = be };
+	struct herd_th ht[16];
+	pthread_t t[16];
+	char p[64];
+	long events = 0, target = 300;
+	uint64_t v = 1;
+	double t0, el;
+
+	h.e = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	for (int i = 0; i < m; i++) {
+		ht[i].h = &h;
+		ht[i].x = b_open(be);
+		if (b_ctl(be, ht[i].x, EPOLL_CTL_ADD, h.e, EPOLLIN | (excl ? EPOLLEXCLUSIVE : 0), i))
+			die("herd ADD");
+		pthread_create(&t[i], NULL, herd_waiter, &ht[i]);
+	}
+	usleep(100000);	/* all asleep before the first event */
+	t0 = now();
+	while (events < target && now() - t0 < 5 * budget + 2) {
+		long before = atomic_load(&h.handled);
+
+		if (write(h.e, &v, 8) != 8)
+			die("herd write");
+		while (atomic_load(&h.handled) == before && now() - t0 < 10)
+			sched_yield();
+		events++;
+	}
+	el = now() - t0;
+	usleep(20000);	/* let late wakeups of the last event be counted */
+	__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < m; i++) {
+		pthread_join(t[i], NULL);
+		close(ht[i].x);
+	}
+	close(h.e);
+	snprintf(p, sizeof(p), "M=%d %s", m, excl ? "EXCLUSIVE" : "shared");
+	sample("herd", p, "wakeups/event", 1, be, rep, (double)atomic_load(&h.wakeups) / events);
+	sample("herd", p, "returns/event", 1, be, rep, (double)atomic_load(&h.returns) / events);
+	sample("herd", p, "events/s", 0, be, rep, events / el);
+}
+
+/* ---- 5. memory per watch ------------------------------------------------------------------ */
+
+static long sunreclaim_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "SUnreclaim: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void bench_memory(int be, int rep, long n)
+{
+	char p[64];
+	long before, after;
+	int x = b_open(be);
+
+	usleep(200000);
+	before = sunreclaim_kb();
+	for (long i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+			die("memory ADD");
+	after = sunreclaim_kb();
+	close(x);
+	snprintf(p, sizeof(p), "N=%ld", n);
+	sample("memory", p, "bytes/watch", 1, be, rep, (after - before) * 1024.0 / n);
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static void usage(const char *a0)
+{
+	fprintf(stderr,
+		"usage: %s [--reps R] [--max-targets N] [--budget S] [--csv FILE] [--only W,...]\n"
+		"  workloads: ctl wait latency herd memory (default: all)\n"
+		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
+		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n",
+		a0);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = "ctl,wait,latency,herd,memory", *csvpath = NULL;
+	static const long sizes[] = { 1000, 10000, 100000, 1000000 };
+	struct utsname u;
+	double t_start = now();
+	int i, be, rep;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--max-targets") && i + 1 < argc)
+			max_n = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
+			budget = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+			csvpath = argv[++i];
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else
+			usage(argv[0]);
+	}
+	if (reps < 1 || reps > 64)
+		usage(argv[0]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	i = open(XPOLL_DEVICE, O_RDWR);
+	if (i < 0)
+		die("open " XPOLL_DEVICE " (is xpoll loaded?)");
+	close(i);
+	uname(&u);
+	printf("# xpoll-bench: kernel %s, %ld CPUs, %d repetitions, epoll and xpoll alternating\n",
+	       u.release, sysconf(_SC_NPROCESSORS_ONLN), reps);
+	if (csvpath) {
+		csv = fopen(csvpath, "w");
+		if (!csv)
+			die(csvpath);
+		fprintf(csv, "workload,params,metric,backend,rep,value\n");
+	}
+	make_targets(max_n);
+
+	for (rep = 0; rep < reps; rep++) {
+		printf("# repetition %d/%d (%.0f s)\n", rep + 1, reps, now() - t_start);
+		for (int k = 0; k < 2; k++) {
+			be = (rep + k) & 1;	/* alternate which one goes first */
+			if (strstr(only, "ctl"))
+				for (i = 0; i < 4 && sizes[i] <= max_n; i++)
+					bench_ctl(be, rep, sizes[i]);
+			if (strstr(only, "wait"))
+				for (i = 0; i < 3 && sizes[i] <= max_n; i++)
+					for (int et = 0; et < 2; et++) {
+						bench_wait(be, rep, sizes[i], 1, et);
+						bench_wait(be, rep, sizes[i], 64, et);
+						bench_wait(be, rep, sizes[i], sizes[i], et);
+					}
+			if (strstr(only, "latency"))
+				bench_latency(be, rep);
+			if (strstr(only, "herd"))
+				for (int m = 2; m <= 16; m *= 2)
+					for (int ex = 0; ex < 2; ex++)
+						bench_herd(be, rep, m, ex);
+			if (strstr(only, "memory"))
+				bench_memory(be, rep, max_n < 100000 ? max_n : 100000);
+		}
+	}
+	print_table();
+	printf("# total %.0f s\n", now() - t_start);
+	if (csv)
+		fclose(csv);
+	return 0;
+}
