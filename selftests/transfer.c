@@ -422,9 +422,9 @@ TEST_F(xfer, maxevents_bounds_as_epoll)
 
 	ASSERT_TRUE(low != MAP_FAILED);
 	EXPECT_EQ(0, pl_wait(self->be, self->p, low, max_ok, 0, NULL));
-	/* ... and EFAULT when the range runs past the end of user space */
-	EXPECT_EQ(-EFAULT, pl_wait(self->be, self->p,
-				   (void *)(0x800000000000ULL - 4096), max_ok, 0, NULL));
+	/* (where the range ends past user space, 6.1's access_ok only
+	 * checks the sign bit of the end: not asserted here; a kernel
+	 * address is, in events_outside_user_space_is_efault) */
 	munmap(low, 4096);
 }
 
