@@ -7,8 +7,10 @@
  * across instances, given back by DEL and by closing an instance.
  * Runs as root (to set the limits), the counting in a child with a fresh
  * uid so that no other watch of the system counts.
+ * Also point 8: item memory is charged to the caller's memory cgroup.
  */
 #include "xp_test.h"
+#include <sys/resource.h>
 
 #define EPOLL_LIMIT "/proc/sys/fs/epoll/max_user_watches"
 #define XPOLL_LIMIT "/sys/module/xpoll/parameters/max_user_watches"
@@ -205,6 +207,111 @@ TEST(default_limit_computed_like_epoll)
 	EXPECT_LT(0, x);
 	EXPECT_LE(e / 8, x);
 	EXPECT_GE(e * 8, x);
+}
+
+/* ---- memory cgroup charging ---- */
+
+#define CG_ROOT "/sys/fs/cgroup"
+#define NITEMS 20000
+
+static long cg_current(const char *cg)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	return read_long(path);
+}
+
+static int write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+/*
+ * A child joins a fresh memory cgroup and adds NITEMS items (fds made
+ * before, outside the cgroup): memory.current must grow by at least 64
+ * bytes an item (epoll's item is about 200).  Returns the growth, or -1.
+ */
+static long charged_for_items(struct __test_metadata *_metadata, int be,
+			      const char *cg, int *fds)
+{
+	int pp[2], status;
+	long grown = -1;
+	pid_t pid;
+
+	if (pipe(pp))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char path[256], me[32];
+		long before, after;
+		int p;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (write_str(path, me))
+			_exit(1);
+		p = pl_create(be, 1);
+		before = cg_current(cg);
+		for (int i = 0; i < NITEMS; i++)
+			if (pl_ctl(be, p, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
+				_exit(2);
+		after = cg_current(cg);
+		after -= before;
+		if (write(pp[1], &after, sizeof(after)) != sizeof(after))
+			_exit(3);
+		_exit(0);
+	}
+	close(pp[1]);
+	if (read(pp[0], &grown, sizeof(grown)) != sizeof(grown))
+		grown = -1;
+	close(pp[0]);
+	waitpid(pid, &status, 0);
+	EXPECT_EQ(0, status);
+	return grown;
+}
+
+TEST_F_TIMEOUT(lim, items_charged_to_memory_cgroup, 120)
+{
+	char cg[128], ctl[256];
+	struct rlimit rl = { NITEMS + 64, NITEMS + 64 };
+	int *fds = calloc(NITEMS, sizeof(int)), base[8];
+	long grown;
+
+	if (access(CG_ROOT "/cgroup.controllers", F_OK))
+		XP_SKIP("%s: no cgroup2 at %s", _metadata->name, CG_ROOT);
+	write_str(CG_ROOT "/cgroup.subtree_control", "+memory");
+	snprintf(cg, sizeof(cg), CG_ROOT "/xpoll-test-%d", getpid());
+	if (mkdir(cg, 0755))
+		XP_SKIP("%s: mkdir %s: %s", _metadata->name, cg, strerror(errno));
+	snprintf(ctl, sizeof(ctl), "%s/memory.current", cg);
+	if (access(ctl, F_OK)) {
+		rmdir(cg);
+		XP_SKIP("%s: memory controller not available", _metadata->name);
+	}
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	for (int i = 0; i < 8; i++)
+		base[i] = eventfd(0, EFD_CLOEXEC);
+	for (int i = 0; i < NITEMS; i++) {
+		fds[i] = i < 8 ? base[i] : dup(base[i % 8]);
+		ASSERT_LE(0, fds[i]);
+	}
+	grown = charged_for_items(_metadata, self->be, cg, fds);
+	TH_LOG("%s: %d items grew memory.current by %ld bytes", be_name[self->be],
+	       NITEMS, grown);
+	EXPECT_LE(64L * NITEMS, grown);
+	for (int i = 0; i < NITEMS; i++)
+		close(fds[i]);
+	free(fds);
+	rmdir(cg);
 }
 
 XP_NO_HOOK
