@@ -15,6 +15,16 @@
  * epoll's: levels below the new child + 1 + levels above the parent must
  * not exceed XPOLL_MAX_NESTS.  An epoll file counts as a leaf.
  *
+ * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
+ * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
+ * EPOLLEXCLUSIVE check see the same bits.  When it is kept it has no
+ * effect: xpoll registers no wakeup source, so it does not hold off
+ * system suspend while events are pending.
+ *
+ * Not reproduced: epoll's limit on the number of wakeup paths
+ * (reverse_path_check(), EINVAL when a file is watched through too many
+ * nested paths); nesting here is bounded by depth and loops only.
+ *
  * Per-user accounting: every instance holds a reference on the
  * xpoll_user of the uid that opened it (as epoll charges the creator), and
  * each of its items counts against xpoll_max_user_watches there.

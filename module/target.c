@@ -207,7 +207,8 @@ static void xpoll_reaper_fn(struct work_struct *work)
 			list_move_tail(&t->scan, &dead);
 			xpoll_target_count--;
 		}
-		if (!(n % XPOLL_REAP_BATCH) && need_resched()) {
+		/* Let ctl calls and the scheduler in between batches. */
+		if (!(n % XPOLL_REAP_BATCH)) {
 			mutex_unlock(&xpoll_reg_lock);
 			cond_resched();
 			mutex_lock(&xpoll_reg_lock);
