@@ -10,8 +10,18 @@ pkgs=(
 	ccache sparse python3 perl rsync
 	qemu-system-x86 busybox-static
 	linux-source-6.1 "linux-headers-${KVER_PKG}"
-	socat
+	gcc-multilib
 )
+# Packages a tool needs (real programs, load generators, plotting) are
+# listed beside it, one a line.
+here=$(cd "$(dirname "$0")/.." && pwd)
+for list in "$here"/tools/*/packages.txt; do
+	[ -f "$list" ] || continue
+	while read -r p _; do
+		case "$p" in "" | "#"*) continue ;; esac
+		pkgs+=("$p")
+	done <"$list"
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

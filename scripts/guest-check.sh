@@ -19,7 +19,11 @@ tap=$res/guest.$kind.tap
 n=0
 ok() { n=$((n + 1)); echo "ok $n $*" >>"$tap"; echo "ok $n $*"; }
 notok() { n=$((n + 1)); echo "not ok $n $*" >>"$tap"; echo "not ok $n $*"; }
-wanted() { [ "$only" = "  " ] || case "$only" in *" $1 "*) return 0 ;; esac; return 1; }
+wanted() {
+	[ "$only" = "  " ] && return 0
+	case "$only" in *" $1 "*) return 0 ;; esac
+	return 1
+}
 kmemleak=/sys/kernel/debug/kmemleak
 
 echo "TAP version 13" >"$tap"
@@ -45,8 +49,11 @@ if [ "$kind" = debug ] && wanted kunit; then
 	dmesg >"$res/xpoll.kunit.log"
 fi
 
-# kselftests: every executable that selftests/Makefile built.
-for t in $(make -s -C selftests list 2>/dev/null); do
+# kselftests: every executable that selftests/Makefile built. An empty
+# list is a failure: suites must not vanish silently.
+tests=$(make -s -C selftests list 2>/dev/null)
+[ -n "$tests" ] || notok "selftests/Makefile lists kselftests"
+for t in $tests; do
 	name=$(basename "$t")
 	wanted "$name" || continue
 	echo "== kselftest $name ($kind)"
