@@ -106,14 +106,18 @@ int64_t xpoll__ms_to_ns(int timeout_ms)
 
 int64_t xpoll__ts_to_ns(const struct timespec *ts)
 {
+	/* volatile: time_t may be 32 bits, where the bound cannot be hit */
+	volatile int64_t sec;
+
 	if (!ts)
 		return XPOLL_TIMEOUT_INFINITE;
-	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+	sec = ts->tv_sec;
+	if (sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
 		return -2;
 	/* Past ~292 years: saturate, still a finite positive timeout. */
-	if (ts->tv_sec >= INT64_MAX / 1000000000LL)
+	if (sec >= INT64_MAX / 1000000000LL)
 		return INT64_MAX;
-	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	return sec * 1000000000LL + ts->tv_nsec;
 }
 
 int xpoll__wait_ns(int xpfd, struct epoll_event *events, int maxevents,

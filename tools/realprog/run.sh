@@ -17,7 +17,8 @@
 #   redis-server, driven by redis-benchmark and redis-cli: benchmark with
 #     no error, INCR counter equal to the request count, mass insertion
 #     through redis-cli --pipe, a 1 MiB value read back byte for byte.
-#   The library's own tests (libtest, epoll-prog under the preload) first.
+#   The library's own tests (libtest, epoll-prog under the preload) first,
+#   and their 32-bit builds when present (the module's compat_ioctl).
 # Proof of xpoll: XPOLL_PRELOAD_REQUIRE=1 (no silent fallback), and in the
 # running server an fd whose /proc/<pid>/fd link is /dev/xpoll with items
 # ("tfd:" lines) in its /proc/<pid>/fdinfo, and no eventpoll fd at all.
@@ -119,16 +120,32 @@ if [ "$HOSTRUN" != 1 ]; then
 		notok "libxpoll libtest on /dev/xpoll"
 		grep -v '^ok' "$W/libtest.out" | diag
 	fi
-	env XPOLL_PRELOAD_DEBUG=1 $PRELOAD_ENV timeout "$T" \
-		"$REPO/tools/preload/tests/epoll-prog" >"$W/eprog.out" 2>"$W/eprog.err"
-	rc=$?
-	if [ $rc -eq 0 ] && grep -q '^backend: xpoll' "$W/eprog.out" &&
-		grep -q 'inherited instance fd [0-9]* is xpoll' "$W/eprog.out"; then
-		ok "epoll-prog under the preload on xpoll: $(tail -n 1 "$W/eprog.out")"
-	else
-		notok "epoll-prog under the preload on xpoll (exit $rc)"
-		grep -v '^ok' "$W/eprog.out" | diag
-		diag "$W/eprog.err"
+	# epoll-prog BITS PRELOAD: an ordinary epoll program under the preload.
+	eprog() {
+		env XPOLL_PRELOAD_DEBUG=1 LD_PRELOAD="$2" XPOLL_PRELOAD_REQUIRE=1 \
+			timeout "$T" "$REPO/tools/preload/tests/epoll-prog$1" \
+			>"$W/eprog$1.out" 2>"$W/eprog$1.err"
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q '^backend: xpoll' "$W/eprog$1.out" &&
+			grep -q 'inherited instance fd [0-9]* is xpoll' "$W/eprog$1.out"; then
+			ok "epoll-prog$1 under the preload on xpoll: $(tail -n 1 "$W/eprog$1.out")"
+		else
+			notok "epoll-prog$1 under the preload on xpoll (exit $rc)"
+			grep -v '^ok' "$W/eprog$1.out" | diag
+			diag "$W/eprog$1.err"
+		fi
+	}
+	eprog "" "$PRE"
+	# 32-bit programs (built when gcc-multilib is there): compat_ioctl.
+	if [ -x "$REPO/tools/lib/tests/libtest32" ]; then
+		timeout "$T" "$REPO/tools/lib/tests/libtest32" >"$W/libtest32.out" 2>&1
+		if grep -q '^[0-9]* passed, 0 failed, 0 skipped' "$W/libtest32.out"; then
+			ok "32-bit libxpoll libtest (compat ioctls): $(tail -n 1 "$W/libtest32.out")"
+		else
+			notok "32-bit libxpoll libtest (compat ioctls)"
+			grep -v '^ok' "$W/libtest32.out" | diag
+		fi
+		eprog 32 "$REPO/tools/preload/libxpoll-preload32.so"
 	fi
 fi
 
