@@ -16,6 +16,9 @@
  *  herd     M threads, each blocked in its own instance on one shared
  *           eventfd, with and without EPOLLEXCLUSIVE, one event at a time:
  *           wait returns per event and events per second
+ *  null     the cost of entering each interface, to tell it apart from the
+ *           work done inside: XPOLL_IOC_VERSION against epoll_ctl with an
+ *           invalid op (both look up the instance fd and return at once)
  *  memory   bytes per watch: the growth of the kernel's unreclaimable slab
  *           (SUnreclaim in /proc/meminfo) when N watches are added
  *
@@ -238,6 +241,30 @@ static void bench_ctl(int be, int rep, long n)
 	sample("ctl", p, "ADD/s", 0, be, rep, n / (t1 - t0));
 	sample("ctl", p, "MOD/s", 0, be, rep, n / (t2 - t1));
 	sample("ctl", p, "DEL/s", 0, be, rep, n / (t3 - t2));
+}
+
+/* ---- 0. interface entry cost ---------------------------------------------------- */
+
+static void bench_null(int be, int rep)
+{
+	struct xpoll_version v;
+	struct epoll_event e = { 0 };
+	double t0 = now(), t;
+	long calls = 0;
+	int x = b_open(be);
+
+	do {
+		for (int i = 0; i < 1000; i++) {
+			memset(&v, 0, sizeof(v));
+			if (be == XP ? ioctl(x, XPOLL_IOC_VERSION, &v) != 0
+				     : epoll_ctl(x, 0, 0, &e) != -1)
+				die("null op");
+		}
+		calls += 1000;
+		t = now() - t0;
+	} while (t < budget);
+	close(x);
+	sample("null", "VERSION|bad-op", "calls/s", 0, be, rep, calls / t);
 }
 
 /* ---- 2. wait cost ------------------------------------------------------------------- */
@@ -467,7 +494,7 @@ static void usage(const char *a0)
 {
 	fprintf(stderr,
 		"usage: %s [--reps R] [--max-targets N] [--budget S] [--csv FILE] [--only W,...]\n"
-		"  workloads: ctl wait latency herd memory (default: all)\n"
+		"  workloads: null ctl wait latency herd memory (default: all)\n"
 		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
 		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n",
 		a0);
@@ -476,7 +503,7 @@ static void usage(const char *a0)
 
 int main(int argc, char **argv)
 {
-	const char *only = "ctl,wait,latency,herd,memory", *csvpath = NULL;
+	const char *only = "null,ctl,wait,latency,herd,memory", *csvpath = NULL;
 	static const long sizes[] = { 1000, 10000, 100000, 1000000 };
 	struct utsname u;
 	double t_start = now();
@@ -518,6 +545,8 @@ int main(int argc, char **argv)
 		printf("# repetition %d/%d (%.0f s)\n", rep + 1, reps, now() - t_start);
 		for (int k = 0; k < 2; k++) {
 			be = (rep + k) & 1;	/* alternate which one goes first */
+			if (strstr(only, "null"))
+				bench_null(be, rep);
 			if (strstr(only, "ctl"))
 				for (i = 0; i < 4 && sizes[i] <= max_n; i++)
 					bench_ctl(be, rep, sizes[i]);
