@@ -100,13 +100,15 @@ proof() {
 	fi
 }
 
-# wait_for CMD...: retry CMD (quietly) for up to 30 s.
+# wait_for PID CMD...: retry CMD (quietly, 5 s each) for up to 30 s while
+# process PID lives.
 wait_for() {
-	i=0
-	while [ $i -lt 150 ]; do
-		"$@" >/dev/null 2>&1 && return 0
+	wpid=$1
+	shift
+	end=$(($(date +%s) + 30))
+	while [ "$(date +%s)" -lt $end ] && kill -0 "$wpid" 2>/dev/null; do
+		timeout 5 "$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
-		i=$((i + 1))
 	done
 	return 1
 }
@@ -191,7 +193,7 @@ else
 		>"$NG/stdout" 2>&1 &
 	master=$!
 	pids="$pids $master"
-	if ! wait_for ab -n 1 "http://127.0.0.1:$PORT/index.html"; then
+	if ! wait_for "$master" ab -s 3 -n 1 "http://127.0.0.1:$PORT/index.html"; then
 		notok "nginx under xpoll preload: starts and answers"
 		diag "$NG/stdout" "$NG/error.log"
 	else
@@ -273,7 +275,7 @@ else
 	rpid=$!
 	pids="$pids $rpid"
 	cli() { timeout 60 redis-cli -p $RPORT "$@"; }
-	if ! wait_for sh -c "redis-cli -p $RPORT ping | grep -q PONG"; then
+	if ! wait_for "$rpid" sh -c "redis-cli -p $RPORT ping | grep -q PONG"; then
 		notok "redis under xpoll preload: starts and answers PING"
 		diag "$RD/stdout" "$RD/redis.log"
 	else
