@@ -79,6 +79,7 @@ install: modules tools
 	if [ -z "$(DESTDIR)" ]; then depmod -a; fi
 
 dkms:
+	scripts/deps.sh dkms
 	rm -rf /usr/src/xpoll-$(VERSION)
 	mkdir -p /usr/src/xpoll-$(VERSION)
 	cp -r Kbuild module uapi dkms.conf /usr/src/xpoll-$(VERSION)/

@@ -45,6 +45,10 @@ else
 	finish
 fi
 
+step "host tests: libxpoll and the preload without the module (fallback, REQUIRE, symbols)"
+make -s -C tools check-host >"$host/tools-host.tap" 2>&1
+tail -n 3 "$host/tools-host.tap"
+
 step "harness self-test: each kind of failure must turn a run red"
 scripts/harness-selftest.sh "$host/harness-selftest.tap" || echo "FAILED: harness self-test"
 

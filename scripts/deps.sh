@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install what building and testing xpoll needs, from Debian bookworm only.
+#   scripts/deps.sh [EXTRA-PACKAGE...]
 # Idempotent: packages already present are not touched, apt is not even asked.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ pkgs=(
 	linux-source-6.1 "linux-headers-${KVER_PKG}"
 	gcc-multilib
 )
+# Extra packages named on the command line (e.g. `scripts/deps.sh dkms`).
+pkgs+=("$@")
 # Packages a tool needs (real programs, load generators, plotting) are
 # listed beside it, one a line.
 here=$(cd "$(dirname "$0")/.." && pwd)
