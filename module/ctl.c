@@ -8,8 +8,9 @@
  * then, per op, EEXIST / ENOENT / EINVAL (bad op, MOD of an exclusive
  * item), and for ADD ENOSPC (watch limit) and ENOMEM.
  *
- * Nesting edges (an item of instance P watching instance C) are kept in
- * P->children and C->parents under xpoll_topo_lock.  An ADD of an instance
+ * Nesting edges (an item of instance P watching instance C, struct
+ * xpoll_nest) are kept in P->children and C->parents under
+ * xpoll_topo_lock.  An ADD of an instance
  * holds that lock from the loop check until its edge is linked, so two
  * concurrent ADDs cannot build a cycle between them.  The depth rule is
  * epoll's: levels below the new child + 1 + levels above the parent must
@@ -37,6 +38,11 @@
 #include "xpoll.h"
 
 static struct kmem_cache *xpoll_item_cache;
+
+#ifdef CONFIG_64BIT
+/* Memory per watch: the item stays within two cache lines. */
+static_assert(sizeof(struct xpoll_item) <= 128);
+#endif
 
 static DEFINE_MUTEX(xpoll_topo_lock);
 static u64 xpoll_loop_gen;
@@ -171,13 +177,13 @@ static void xpoll_rb_insert(struct xpoll_instance *ep, struct xpoll_item *it)
 static int xpoll_depth_down(struct xpoll_instance *ep, int depth)
 {
 	struct xpoll_instance *child;
-	struct xpoll_item *it;
+	struct xpoll_nest *n;
 	int result = 0;
 
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
-	list_for_each_entry(it, &ep->children, nest_child) {
-		child = it->file->private_data;
+	list_for_each_entry(n, &ep->children, child_link) {
+		child = n->item->file->private_data;
 		if (child == xpoll_inserting_into || depth > XPOLL_MAX_NESTS)
 			result = XPOLL_MAX_NESTS + 1;
 		else
@@ -194,13 +200,13 @@ static int xpoll_depth_down(struct xpoll_instance *ep, int depth)
 /* Levels of instances above @ep (the graph is acyclic and bounded). */
 static int xpoll_depth_up(struct xpoll_instance *ep)
 {
-	struct xpoll_item *it;
+	struct xpoll_nest *n;
 	int result = 0;
 
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
-	list_for_each_entry(it, &ep->parents, nest_parent)
-		result = max(result, xpoll_depth_up(it->ep) + 1);
+	list_for_each_entry(n, &ep->parents, parent_link)
+		result = max(result, xpoll_depth_up(n->item->ep) + 1);
 	ep->gen = xpoll_loop_gen;
 	ep->loop_depth = result;
 	return result;
@@ -243,11 +249,12 @@ void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 		list_del_init(&it->rdllink);
 	spin_unlock_irq(&ep->lock);
 
-	if (!list_empty(&it->nest_child)) {
+	if (it->nest) {
 		mutex_lock(&xpoll_topo_lock);
-		list_del(&it->nest_child);
-		list_del(&it->nest_parent);
+		list_del(&it->nest->child_link);
+		list_del(&it->nest->parent_link);
 		mutex_unlock(&xpoll_topo_lock);
+		kfree(it->nest);
 	}
 
 	file = xpoll_target_detach(it);
@@ -281,7 +288,7 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 			int fd, __poll_t events, u64 data,
 			enum xpoll_kind kind, bool *topo_held)
 {
-	struct xpoll_instance *child;
+	struct xpoll_nest *nest = NULL;
 	struct xpoll_item *it;
 	__poll_t revents;
 	bool ok;
@@ -293,14 +300,17 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 		return -ENOSPC;
 	}
 	it = kmem_cache_zalloc(xpoll_item_cache, GFP_KERNEL);
-	if (!it) {
+	if (kind == XPOLL_KIND_XPOLL)
+		nest = kzalloc(sizeof(*nest), GFP_KERNEL_ACCOUNT);
+	if (!it || (kind == XPOLL_KIND_XPOLL && !nest)) {
+		kfree(nest);
+		if (it)
+			kmem_cache_free(xpoll_item_cache, it);
 		atomic_long_dec(&ep->user->watches);
 		return -ENOMEM;
 	}
 	INIT_LIST_HEAD(&it->rdllink);
-	INIT_LIST_HEAD(&it->tlink);
-	INIT_LIST_HEAD(&it->nest_child);
-	INIT_LIST_HEAD(&it->nest_parent);
+	INIT_HLIST_NODE(&it->tlink);
 	it->next = XPOLL_UNACTIVE;
 	it->ep = ep;
 	it->file = tfile;
@@ -311,15 +321,19 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 
 	err = xpoll_target_attach(it);
 	if (err) {
+		kfree(nest);
 		kmem_cache_free(xpoll_item_cache, it);
 		atomic_long_dec(&ep->user->watches);
 		return err;
 	}
 	xpoll_rb_insert(ep, it);
-	if (kind == XPOLL_KIND_XPOLL) {
-		child = tfile->private_data;
-		list_add_tail(&it->nest_child, &ep->children);
-		list_add_tail(&it->nest_parent, &child->parents);
+	if (nest) {
+		struct xpoll_instance *child = tfile->private_data;
+
+		nest->item = it;
+		list_add_tail(&nest->child_link, &ep->children);
+		list_add_tail(&nest->parent_link, &child->parents);
+		it->nest = nest;
 	}
 	if (*topo_held) {
 		mutex_unlock(&xpoll_topo_lock);
@@ -456,8 +470,7 @@ int xpoll_ctl_init(void)
 {
 	xpoll_item_cache = kmem_cache_create("xpoll_item",
 					     sizeof(struct xpoll_item), 0,
-					     SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT,
-					     NULL);
+					     SLAB_ACCOUNT, NULL);
 	return xpoll_item_cache ? 0 : -ENOMEM;
 }
 

@@ -41,7 +41,8 @@
  *
  * Locking: xpoll_reg_lock (mutex) protects the hash, the scan list, every
  * target->items list and target->dead; it is taken under ep->mtx (and
- * possibly the topology lock) and nothing is taken inside it.  Order with
+ * possibly the topology lock) and nothing is taken inside it.  Items do
+ * not point at their target: removal finds it in the hash by file.  Order with
  * the instance is therefore ep->mtx -> xpoll_reg_lock; the reaper drops
  * the registry lock before taking an instance mutex.  A target marked dead
  * belongs to the reaper: it is out of the hash and the scan list, and the
@@ -62,7 +63,7 @@
 struct xpoll_target {
 	struct rhash_head node;
 	struct file *file;		/* the hash key; one reference */
-	struct list_head items;		/* xpoll_item.tlink */
+	struct hlist_head items;	/* xpoll_item.tlink */
 	struct list_head scan;		/* xpoll_scan_list, or reaper's */
 	bool dead;
 };
@@ -106,7 +107,7 @@ int xpoll_target_attach(struct xpoll_item *it)
 			return -ENOMEM;
 		}
 		t->file = it->file;
-		INIT_LIST_HEAD(&t->items);
+		INIT_HLIST_HEAD(&t->items);
 		err = rhashtable_insert_fast(&xpoll_targets, &t->node,
 					     xpoll_target_params);
 		if (err) {
@@ -118,8 +119,7 @@ int xpoll_target_attach(struct xpoll_item *it)
 		list_add_tail(&t->scan, &xpoll_scan_list);
 		xpoll_target_count++;
 	}
-	list_add_tail(&it->tlink, &t->items);
-	it->target = t;
+	hlist_add_head(&it->tlink, &t->items);
 	mutex_unlock(&xpoll_reg_lock);
 	xpoll_reaper_schedule();
 	return 0;
@@ -128,12 +128,15 @@ int xpoll_target_attach(struct xpoll_item *it)
 /* Unlinks @it; returns the file to fput() if that was its last item. */
 struct file *xpoll_target_detach(struct xpoll_item *it)
 {
-	struct xpoll_target *t = it->target;
 	struct file *file = NULL;
+	struct xpoll_target *t;
 
 	mutex_lock(&xpoll_reg_lock);
-	list_del_init(&it->tlink);
-	if (list_empty(&t->items) && !t->dead) {
+	hlist_del_init(&it->tlink);
+	/* Not found: the target is dead and the reaper owns it. */
+	t = rhashtable_lookup_fast(&xpoll_targets, &it->file,
+				   xpoll_target_params);
+	if (t && hlist_empty(&t->items)) {
 		rhashtable_remove_fast(&xpoll_targets, &t->node,
 				       xpoll_target_params);
 		list_del(&t->scan);
@@ -149,23 +152,27 @@ struct file *xpoll_target_detach(struct xpoll_item *it)
 static void xpoll_reap_target(struct xpoll_target *t)
 {
 	struct xpoll_instance *ep;
-	struct xpoll_item *it, *tmp;
-	LIST_HEAD(mine);
+	struct hlist_node *tmp;
+	struct xpoll_item *it;
+	HLIST_HEAD(mine);
 
 	mutex_lock(&xpoll_reg_lock);
-	while (!list_empty(&t->items)) {
-		ep = list_first_entry(&t->items, struct xpoll_item, tlink)->ep;
+	while (!hlist_empty(&t->items)) {
+		ep = hlist_entry(t->items.first, struct xpoll_item, tlink)->ep;
 		/* Alive: its item is still listed under the lock we hold. */
 		kref_get(&ep->ref);
 		mutex_unlock(&xpoll_reg_lock);
 
 		mutex_lock(&ep->mtx);
 		mutex_lock(&xpoll_reg_lock);
-		list_for_each_entry_safe(it, tmp, &t->items, tlink)
-			if (it->ep == ep)
-				list_move(&it->tlink, &mine);
+		hlist_for_each_entry_safe(it, tmp, &t->items, tlink) {
+			if (it->ep == ep) {
+				hlist_del(&it->tlink);
+				hlist_add_head(&it->tlink, &mine);
+			}
+		}
 		mutex_unlock(&xpoll_reg_lock);
-		list_for_each_entry_safe(it, tmp, &mine, tlink)
+		hlist_for_each_entry_safe(it, tmp, &mine, tlink)
 			xpoll_item_remove(ep, it);
 		mutex_unlock(&ep->mtx);
 		xpoll_instance_put(ep);

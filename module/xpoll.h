@@ -29,11 +29,11 @@
  *    the trylock fails the poll answers from the ready list alone (see
  *    "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
- *    (ep->children, ep->parents, item->nest_*).  Taken under ep->mtx;
- *    nothing is taken inside it.
+ *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
  * 3. xpoll_reg_lock (mutex, target.c): the target registry (hash table,
- *    scan list) and every target->items list.  Taken under ep->mtx; nothing
- *    is taken inside it.  Never held together with xpoll_topo_lock.
+ *    scan list) and every target->items list.  Taken under ep->mtx, and
+ *    under xpoll_topo_lock by an ADD of an instance; nothing is taken
+ *    inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
@@ -175,8 +175,8 @@ struct xpoll_instance {
 	u64 last_chain;			/* wake chain that last woke pollers */
 	u64 pending_chain;		/* wake chain pw_work continues */
 	/* Nesting edges, under xpoll_topo_lock. */
-	struct list_head children;	/* items of ours watching instances */
-	struct list_head parents;	/* items of others watching us */
+	struct list_head children;	/* xpoll_nest.child_link */
+	struct list_head parents;	/* xpoll_nest.parent_link */
 	u64 gen;			/* loop check memo */
 	int loop_depth;
 };
@@ -188,8 +188,17 @@ struct xpoll_pwq {
 	struct xpoll_pwq *next;
 };
 
-struct xpoll_target;
+/*
+ * One nesting edge: @item of instance P watches instance C.  Allocated only
+ * for such items, to keep struct xpoll_item small (one per watch).
+ */
+struct xpoll_nest {
+	struct list_head child_link;	/* on P->children */
+	struct list_head parent_link;	/* on C->parents */
+	struct xpoll_item *item;
+};
 
+/* 120 bytes on 64-bit: this and one xpoll_pwq is the cost of a watch. */
 struct xpoll_item {
 	struct rb_node rbn;
 	struct list_head rdllink;	/* ready/tx list, under ep->lock */
@@ -197,14 +206,12 @@ struct xpoll_item {
 	struct xpoll_instance *ep;
 	struct file *file;
 	int fd;
-	enum xpoll_kind kind;
 	__poll_t events;		/* interest and mode bits */
 	u64 data;
 	struct xpoll_pwq *pwqlist;
-	struct xpoll_target *target;
-	struct list_head tlink;		/* on target->items, xpoll_reg_lock */
-	struct list_head nest_child;	/* on ep->children, topo lock */
-	struct list_head nest_parent;	/* on child's ->parents, topo lock */
+	struct hlist_node tlink;	/* on target->items, xpoll_reg_lock */
+	struct xpoll_nest *nest;	/* XPOLL_KIND_XPOLL only, topo lock */
+	u8 kind;			/* enum xpoll_kind */
 };
 
 /* Where a transfer delivers events: user buffer, or a KUnit array. */
