@@ -70,7 +70,7 @@ bench:
 
 checkpatch:
 	@perl $$(scripts/kernel.sh ksft)/../../../scripts/checkpatch.pl --strict --no-tree \
-		--terse -f module/*.c module/*.h module/kunit/*.c uapi/linux/xpoll.h
+		--terse -f $$(git ls-files 'module/*.[ch]' 'uapi/*.h' 'scripts/harness/*.c')
 
 install: modules tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install

@@ -4,14 +4,18 @@
  * harness self-test can show that a KASAN report turns a guest run red.
  * Only scripts/harness-selftest.sh loads this module.
  */
+#include <linux/compiler.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
 static int __init xpoll_harness_kasan_init(void)
 {
-	/* volatile: the compiler must not see the overflow and drop it */
-	volatile size_t len = 16;
-	char *buf = kmalloc(len, GFP_KERNEL);
+	size_t len = 16;
+	char *buf;
+
+	/* The compiler must not see the overflow and refuse or drop it. */
+	OPTIMIZER_HIDE_VAR(len);
+	buf = kmalloc(len, GFP_KERNEL);
 
 	if (!buf)
 		return -ENOMEM;

@@ -29,6 +29,7 @@ static struct kunit_suite harness_suite = {
 	.name = "xpoll_harness_selftest",
 	.test_cases = harness_cases,
 };
+
 kunit_test_suite(harness_suite);
 
 MODULE_LICENSE("GPL");

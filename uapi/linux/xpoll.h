@@ -26,15 +26,16 @@
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
+#include <linux/const.h>
 
 #define XPOLL_DEVICE		"/dev/xpoll"
 #define XPOLL_ABI_VERSION	1
 
 /* Feature bits reported by XPOLL_IOC_VERSION. */
-#define XPOLL_FEAT_CTL		(1ULL << 0)	/* XPOLL_IOC_CTL */
-#define XPOLL_FEAT_WAIT		(1ULL << 1)	/* XPOLL_IOC_WAIT, with sigmask */
-#define XPOLL_FEAT_POLL		(1ULL << 2)	/* instance is pollable/nestable */
-#define XPOLL_FEAT_FDINFO	(1ULL << 3)	/* items listed in fdinfo */
+#define XPOLL_FEAT_CTL		_BITULL(0)	/* XPOLL_IOC_CTL */
+#define XPOLL_FEAT_WAIT		_BITULL(1)	/* XPOLL_IOC_WAIT, with sigmask */
+#define XPOLL_FEAT_POLL		_BITULL(2)	/* instance is pollable/nestable */
+#define XPOLL_FEAT_FDINFO	_BITULL(3)	/* items listed in fdinfo */
 /*
  * Reserved for what comes next, not reported by this version:
  * bit 8 batched ctl, bit 9 ctl+wait, bit 10 user-triggered events,
