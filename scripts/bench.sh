@@ -19,5 +19,6 @@ mkdir -p "$out"
 scripts/vm --kernel distro --timeout "${XPOLL_BENCH_TIMEOUT:-1800}" -- sh -c \
 	'insmod "$XPOLL_KO" && tools/bench/xpoll-bench --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}" |
 	tee "$out/table.txt"
-python3 tools/bench/plot.py "$out/results.csv" "$out"
+# Debian's python3 has matplotlib (python3-matplotlib); another python3 on PATH may not.
+/usr/bin/python3 tools/bench/plot.py "$out/results.csv" "$out"
 echo "bench: table $out/table.txt, CSV $out/results.csv, charts $out/*.png"
