@@ -17,7 +17,7 @@ out=build/out/bench
 mkdir -p "$out"
 # shellcheck disable=SC2016
 scripts/vm --kernel distro --timeout "${XPOLL_BENCH_TIMEOUT:-1800}" -- sh -c \
-	'insmod "$XPOLL_KO" && tools/bench/xpoll-bench --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}" |
+	'insmod "$XPOLL_KO" && tools/bench/xpoll-bench --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}"' && tools/bench/realserver.sh "$XPOLL_OUT/bench/results.csv"' |
 	tee "$out/table.txt"
 # Debian's python3 has matplotlib (python3-matplotlib); another python3 on PATH may not.
 /usr/bin/python3 tools/bench/plot.py "$out/results.csv" "$out"
