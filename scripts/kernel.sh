@@ -63,7 +63,8 @@ debug() {
 	local mk=(make -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs")
 	log "configuring: allnoconfig + debug.config"
 	"${mk[@]}" allnoconfig >/dev/null
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$here/debug.config" >/dev/null
+	# merge_config.sh leaves temporary files in its working folder.
+	(cd "$obj" && "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$here/debug.config" >/dev/null)
 	"${mk[@]}" olddefconfig >/dev/null
 	# Every line of the fragment must have survived olddefconfig, or the
 	# guest silently lacks a checker.
