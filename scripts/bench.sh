@@ -2,7 +2,9 @@
 # `make bench`: xpoll against epoll on the same kernel, in the same boot.
 # Boots Debian's kernel (no debug options), loads xpoll, runs
 # tools/bench/xpoll-bench (every workload on both, alternating, several
-# repetitions), then draws the CSV as PNG charts on the host.
+# repetitions), then tools/bench/realserver.sh (redis-server on epoll and
+# under the xpoll preload, driven by redis-benchmark), then draws the CSV as
+# PNG charts on the host.
 #
 #   XPOLL_BENCH_ARGS="--reps 3 --only ctl,wait" make bench
 #
