@@ -39,7 +39,7 @@ static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
 			       int sync, void *key)
 {
 	struct xpoll_pwq *pwq = container_of(wait, struct xpoll_pwq, wait);
-	struct xpoll_item *it = pwq->item;
+	struct xpoll_item *it = wait->private;
 	struct xpoll_instance *ep = it->ep;
 	__poll_t pollflags = key_to_poll(key);
 	unsigned long flags;
@@ -127,20 +127,25 @@ static void xpoll_ptable_queue_proc(struct file *file,
 
 	if (unlikely(!it))
 		return;
-	pwq = kmem_cache_alloc(xpoll_pwq_cache, GFP_KERNEL);
-	if (unlikely(!pwq)) {
-		pq->item = NULL;
-		return;
+	if (likely(!it->pwq.wait.func)) {
+		/* The first queue: the entry inside the item. */
+		pwq = &it->pwq;
+	} else {
+		pwq = kmem_cache_alloc(xpoll_pwq_cache, GFP_KERNEL);
+		if (unlikely(!pwq)) {
+			pq->item = NULL;
+			return;
+		}
+		pwq->next = it->pwq.next;
+		it->pwq.next = pwq;
 	}
 	init_waitqueue_func_entry(&pwq->wait, xpoll_wake_callback);
+	pwq->wait.private = it;
 	pwq->whead = whead;
-	pwq->item = it;
 	if (it->events & EPOLLEXCLUSIVE)
 		add_wait_queue_exclusive(whead, &pwq->wait);
 	else
 		add_wait_queue(whead, &pwq->wait);
-	pwq->next = it->pwqlist;
-	it->pwqlist = pwq;
 }
 
 /*
@@ -161,21 +166,28 @@ __poll_t xpoll_register_poll(struct xpoll_item *it, bool *ok)
 	return revents;
 }
 
+static void xpoll_unhook(struct xpoll_pwq *pwq)
+{
+	wait_queue_head_t *whead;
+
+	rcu_read_lock();
+	/* Pairs with smp_store_release() in the POLLFREE path. */
+	whead = smp_load_acquire(&pwq->whead);
+	if (whead)
+		remove_wait_queue(whead, &pwq->wait);
+	rcu_read_unlock();
+}
+
 void xpoll_unregister_item(struct xpoll_item *it)
 {
 	struct xpoll_pwq *pwq;
-	wait_queue_head_t *whead;
 
-	while ((pwq = it->pwqlist)) {
-		it->pwqlist = pwq->next;
-		rcu_read_lock();
-		/* Pairs with smp_store_release() in the POLLFREE path. */
-		whead = smp_load_acquire(&pwq->whead);
-		if (whead)
-			remove_wait_queue(whead, &pwq->wait);
-		rcu_read_unlock();
+	while ((pwq = it->pwq.next)) {
+		it->pwq.next = pwq->next;
+		xpoll_unhook(pwq);
 		kmem_cache_free(xpoll_pwq_cache, pwq);
 	}
+	xpoll_unhook(&it->pwq);
 }
 
 /* Wakes @ep's pollers now, as part of wake chain @chain (0: a new one). */
@@ -223,7 +235,7 @@ void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it)
 	unsigned long flags;
 	u64 chain;
 
-	if (!it || it->kind != XPOLL_KIND_EPOLL) {
+	if (!it || xpoll_kind_of(it->file) != XPOLL_KIND_EPOLL) {
 		xpoll_poll_wake_now(ep, 0);
 		return;
 	}
@@ -252,8 +264,7 @@ int xpoll_cb_init(void)
 {
 	xpoll_pwq_cache = kmem_cache_create("xpoll_pwq",
 					    sizeof(struct xpoll_pwq), 0,
-					    SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT,
-					    NULL);
+					    SLAB_ACCOUNT, NULL);
 	return xpoll_pwq_cache ? 0 : -ENOMEM;
 }
 

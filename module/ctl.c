@@ -40,8 +40,11 @@
 static struct kmem_cache *xpoll_item_cache;
 
 #ifdef CONFIG_64BIT
-/* Memory per watch: the item stays within two cache lines. */
-static_assert(sizeof(struct xpoll_item) <= 128);
+/*
+ * Memory per watch: the item, its first wait entry included, must stay
+ * below what epoll spends on one watch (see struct xpoll_item).
+ */
+static_assert(sizeof(struct xpoll_item) <= 160);
 #endif
 
 static DEFINE_MUTEX(xpoll_topo_lock);
@@ -123,13 +126,6 @@ long xpoll_user_watches(kuid_t uid)
 	return n;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_user_watches);
-
-static int xpoll_cmp(struct file *f1, int fd1, struct file *f2, int fd2)
-{
-	if (f1 != f2)
-		return f1 > f2 ? 1 : -1;
-	return fd1 - fd2;
-}
 
 struct xpoll_item *xpoll_find(struct xpoll_instance *ep, struct file *file,
 			      int fd)
@@ -233,9 +229,27 @@ static bool xpoll_loop_check(struct xpoll_instance *ep,
 /*
  * Removes @it from @ep: unhooks its wait entries (after which no callback
  * can run on it), takes it off the tree, the ready list, the nesting
- * edges and its target, and frees it.  Never called during a scan of the
- * ready list (the ovflist may point at items then).
+ * edge and its file's shard (target.c), and frees it.  Never called during a scan of the ready list (the ovflist
+ * may point at items then).
  */
+/* Drops the nesting edge of @it, an item that watches an instance. */
+static void xpoll_nest_unlink(struct xpoll_item *it)
+{
+	struct xpoll_instance *child = it->file->private_data;
+	struct xpoll_nest *n;
+
+	mutex_lock(&xpoll_topo_lock);
+	list_for_each_entry(n, &child->parents, parent_link) {
+		if (n->item == it) {
+			list_del(&n->child_link);
+			list_del(&n->parent_link);
+			kfree(n);
+			break;
+		}
+	}
+	mutex_unlock(&xpoll_topo_lock);
+}
+
 void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 {
 	struct file *file;
@@ -249,16 +263,12 @@ void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 		list_del_init(&it->rdllink);
 	spin_unlock_irq(&ep->lock);
 
-	if (it->nest) {
-		mutex_lock(&xpoll_topo_lock);
-		list_del(&it->nest->child_link);
-		list_del(&it->nest->parent_link);
-		mutex_unlock(&xpoll_topo_lock);
-		kfree(it->nest);
-	}
+	if (it->file->f_op == &xpoll_fops)
+		xpoll_nest_unlink(it);
 
 	file = xpoll_target_detach(it);
 	atomic_long_dec(&ep->user->watches);
+	ep->nitems--;
 	kmem_cache_free(xpoll_item_cache, it);
 	if (file)
 		fput(file);
@@ -292,7 +302,6 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 	struct xpoll_item *it;
 	__poll_t revents;
 	bool ok;
-	int err;
 
 	if (atomic_long_inc_return(&ep->user->watches) >
 	    READ_ONCE(xpoll_max_user_watches)) {
@@ -310,30 +319,22 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 		return -ENOMEM;
 	}
 	INIT_LIST_HEAD(&it->rdllink);
-	INIT_HLIST_NODE(&it->tlink);
 	it->next = XPOLL_UNACTIVE;
 	it->ep = ep;
 	it->file = tfile;
 	it->fd = fd;
-	it->kind = kind;
 	it->events = events;
 	it->data = data;
 
-	err = xpoll_target_attach(it);
-	if (err) {
-		kfree(nest);
-		kmem_cache_free(xpoll_item_cache, it);
-		atomic_long_dec(&ep->user->watches);
-		return err;
-	}
+	xpoll_target_attach(it);
 	xpoll_rb_insert(ep, it);
+	ep->nitems++;
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 
 		nest->item = it;
 		list_add_tail(&nest->child_link, &ep->children);
 		list_add_tail(&nest->parent_link, &child->parents);
-		it->nest = nest;
 	}
 	if (*topo_held) {
 		mutex_unlock(&xpoll_topo_lock);
@@ -368,15 +369,6 @@ static void xpoll_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 		xpoll_make_ready(ep, it);
 }
 
-static enum xpoll_kind xpoll_kind_of(struct file *file)
-{
-	if (file->f_op == &xpoll_fops)
-		return XPOLL_KIND_XPOLL;
-	if (xpoll_file_is_epoll(file))
-		return XPOLL_KIND_EPOLL;
-	return XPOLL_KIND_FILE;
-}
-
 int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		   int fd, __poll_t events, u64 data)
 {
@@ -393,7 +385,8 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 	if (tfile == ep->file)
 		return -EINVAL;
 
-	kind = xpoll_kind_of(tfile);
+	/* Only an ADD needs it; MOD and DEL use the item's. */
+	kind = op == XPOLL_CTL_ADD ? xpoll_kind_of(tfile) : XPOLL_KIND_FILE;
 	if (op != XPOLL_CTL_DEL && (ev.events & EPOLLEXCLUSIVE)) {
 		if (op == XPOLL_CTL_MOD)
 			return -EINVAL;

@@ -81,12 +81,34 @@ static void xpoll_default_watches(void)
 
 /*
  * epoll's file_operations are not exported; an epoll file is an anonymous
- * inode file named "[eventpoll]".
+ * inode file named "[eventpoll]".  The first one seen tells us epoll's
+ * f_op, and from then on a pointer comparison answers.
  */
+static const struct file_operations *xpoll_epoll_fops;
+
 bool xpoll_file_is_epoll(struct file *file)
 {
-	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
-		!strcmp(file->f_path.dentry->d_name.name, "[eventpoll]");
+	const struct file_operations *fops = READ_ONCE(xpoll_epoll_fops);
+	const struct qstr *name;
+
+	if (fops)
+		return file->f_op == fops;
+	name = &file->f_path.dentry->d_name;
+	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    name->len != sizeof("[eventpoll]") - 1 ||
+	    memcmp(name->name, "[eventpoll]", name->len))
+		return false;
+	WRITE_ONCE(xpoll_epoll_fops, file->f_op);
+	return true;
+}
+
+enum xpoll_kind xpoll_kind_of(struct file *file)
+{
+	if (file->f_op == &xpoll_fops)
+		return XPOLL_KIND_XPOLL;
+	if (xpoll_file_is_epoll(file))
+		return XPOLL_KIND_EPOLL;
+	return XPOLL_KIND_FILE;
 }
 
 static long xpoll_ioc_version(void __user *uarg)

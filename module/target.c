@@ -7,30 +7,37 @@
  * must be kept alive by a reference, or the wake callback and the re-poll
  * would touch freed memory.  The rule:
  *
- * - Every watched struct file has exactly one struct xpoll_target, found in
- *   a global hash keyed by the file pointer.  It holds exactly one
- *   reference on the file (get_file() when its first item is added,
- *   fput() when its last item goes) and lists the items of every instance
- *   that watch the file.
+ * - Every item is in one of XPOLL_FILE_SHARDS global trees, the shard
+ *   picked by hashing the file pointer, keyed by (file, item): the items
+ *   that watch one file, in whatever instance, are neighbours there.
+ *   There is no per-file object and no table to grow: a watch is one
+ *   allocation, the item, and nothing else (this is what keeps a watch
+ *   smaller than epoll's).
+ * - xpoll holds exactly one reference on a watched file, whatever the
+ *   number of its items: the item that finds no neighbour of the same file
+ *   when it is inserted takes it (get_file()), the item that finds none
+ *   when it is removed drops it (fput()).  Both happen under the shard's
+ *   lock, so "none" is exact.  (The in-order neighbours of a new leaf are
+ *   its ancestors, so insertion decides on its search path.)
  * - Therefore "the user has closed every descriptor of the file" is
  *   exactly "file_count(file) == 1": only our reference is left.  (A
  *   dup()ed or inherited descriptor, an in-flight SCM_RIGHTS message or an
  *   mmap keep the count above 1; epoll would keep its items then too,
- *   because the file is not released.)
+ *   because the file is not released.)  Nothing can raise the count again,
+ *   since no descriptor is left to do it with.
  * - From that moment the file's items never report again: the transfer
  *   and the instance poll check the count before re-polling an item and
  *   take it off the ready list instead (xpoll_item_dead()); the transfer
  *   removes it at once.
  * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
- *   target exists, finds the targets with a count of 1, removes all their
- *   items (taking a reference on each instance, then its mutex), and drops
- *   the file reference, so the file is really released (a closed socket
- *   closes and its peer sees EOF) within about a second even if it never
- *   becomes ready again.  Each pass looks at max(XPOLL_REAP_MIN,
- *   targets / XPOLL_REAP_SPLIT) targets from a cursor kept in the scan
- *   list, dropping the lock every XPOLL_REAP_BATCH, so that every target is
- *   checked at least once per second even with a million of them, without
- *   holding a lock across the whole scan.  Lookups are O(1) (rhashtable).
+ *   file is watched, visits every instance and removes its dead items, so
+ *   the last of them drops the file reference and the file is really
+ *   released (a closed socket closes and its peer sees EOF) even if it
+ *   never becomes ready again.  In each instance it checks
+ *   max(XPOLL_REAP_MIN, items / XPOLL_REAP_SPLIT) items from a cursor (a
+ *   (file, fd) key, never dereferenced), dropping ep->mtx every
+ *   XPOLL_REAP_BATCH items, so every item is checked at least every
+ *   XPOLL_REAP_SPLIT passes without holding a lock across the whole scan.
  * - An instance can be the target of another instance; the outer one then
  *   holds a reference on the inner one's file.  Closing the inner
  *   instance's descriptors lets the reaper drop it, which releases it and
@@ -39,17 +46,18 @@
  *   flight in a UNIX socket watched by the same instance forms a cycle the
  *   UNIX garbage collector cannot see; it lives until the instance closes.
  *
- * Locking: xpoll_reg_lock (mutex) protects the hash, the scan list, every
- * target->items list and target->dead; it is taken under ep->mtx (and
- * possibly the topology lock) and nothing is taken inside it.  Items do
- * not point at their target: removal finds it in the hash by file.  Order with
- * the instance is therefore ep->mtx -> xpoll_reg_lock; the reaper drops
- * the registry lock before taking an instance mutex.  A target marked dead
- * belongs to the reaper: it is out of the hash and the scan list, and the
- * reaper frees it once its last item is gone.
+ * Locking
+ * - A shard's lock (spinlock) protects its tree: the attach and detach of
+ *   its files' items, and so the "first" and "last" decisions above.  ctl
+ *   calls on different files rarely share a shard.  Taken under ep->mtx
+ *   (and possibly the topology lock); nothing is taken inside it.
+ * - xpoll_inst_lock (spinlock): the list of instances the reaper visits.
+ *   Instances join it when allocated and leave it when freed; the reaper
+ *   takes a reference with kref_get_unless_zero() under the lock, then
+ *   drops the lock before taking that instance's mutex.
  */
 #include <linux/file.h>
-#include <linux/rhashtable.h>
+#include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
@@ -59,179 +67,176 @@
 #define XPOLL_REAP_SPLIT	8
 #define XPOLL_REAP_MIN		4096
 #define XPOLL_REAP_BATCH	256
+#define XPOLL_FILE_SHARD_BITS	8
+#define XPOLL_FILE_SHARDS	(1 << XPOLL_FILE_SHARD_BITS)
 
-struct xpoll_target {
-	struct rhash_head node;
-	struct file *file;		/* the hash key; one reference */
-	struct hlist_head items;	/* xpoll_item.tlink */
-	struct list_head scan;		/* xpoll_scan_list, or reaper's */
-	bool dead;
+struct xpoll_file_shard {
+	spinlock_t lock;
+	struct rb_root items;		/* xpoll_item.fnode, (file, item) order */
 };
 
-static const struct rhashtable_params xpoll_target_params = {
-	.key_len = sizeof(struct file *),
-	.key_offset = offsetof(struct xpoll_target, file),
-	.head_offset = offsetof(struct xpoll_target, node),
-	.automatic_shrinking = true,
-};
+static struct xpoll_file_shard xpoll_file_shards[XPOLL_FILE_SHARDS];
+static atomic_long_t xpoll_nr_files;
 
-static DEFINE_MUTEX(xpoll_reg_lock);
-static struct rhashtable xpoll_targets;
-static LIST_HEAD(xpoll_scan_list);
-/* Where the next reaper pass starts: a bare node in xpoll_scan_list. */
-static struct list_head xpoll_scan_cursor;
-static long xpoll_target_count;
-static struct kmem_cache *xpoll_target_cache;
+static DEFINE_SPINLOCK(xpoll_inst_lock);
+static LIST_HEAD(xpoll_instances);
+/* Where the running reaper pass is: a bare node in xpoll_instances. */
+static struct list_head xpoll_inst_cursor;
 
 static void xpoll_reaper_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(xpoll_reaper, xpoll_reaper_fn);
 
-static void xpoll_reaper_schedule(void)
+static struct xpoll_file_shard *xpoll_shard_of(struct file *file)
 {
-	queue_delayed_work(system_unbound_wq, &xpoll_reaper,
-			   msecs_to_jiffies(XPOLL_REAP_MS));
+	return &xpoll_file_shards[hash_ptr(file, XPOLL_FILE_SHARD_BITS)];
 }
 
-int xpoll_target_attach(struct xpoll_item *it)
+static bool xpoll_same_file(struct rb_node *rbp, struct file *file)
 {
-	struct xpoll_target *t;
-	int err;
+	return rbp && rb_entry(rbp, struct xpoll_item, fnode)->file == file;
+}
 
-	mutex_lock(&xpoll_reg_lock);
-	t = rhashtable_lookup_fast(&xpoll_targets, &it->file,
-				   xpoll_target_params);
-	if (!t) {
-		t = kmem_cache_zalloc(xpoll_target_cache, GFP_KERNEL);
-		if (!t) {
-			mutex_unlock(&xpoll_reg_lock);
-			return -ENOMEM;
-		}
-		t->file = it->file;
-		INIT_HLIST_HEAD(&t->items);
-		err = rhashtable_insert_fast(&xpoll_targets, &t->node,
-					     xpoll_target_params);
-		if (err) {
-			mutex_unlock(&xpoll_reg_lock);
-			kmem_cache_free(xpoll_target_cache, t);
-			return -ENOMEM;
-		}
-		get_file(t->file);
-		list_add_tail(&t->scan, &xpoll_scan_list);
-		xpoll_target_count++;
+void xpoll_target_attach(struct xpoll_item *it)
+{
+	struct xpoll_file_shard *sh = xpoll_shard_of(it->file);
+	struct rb_node **p = &sh->items.rb_node, *parent = NULL;
+	struct xpoll_item *cur;
+	bool first = true;
+
+	spin_lock(&sh->lock);
+	while (*p) {
+		parent = *p;
+		cur = rb_entry(parent, struct xpoll_item, fnode);
+		if (cur->file == it->file)
+			first = false;
+		if (it->file < cur->file ||
+		    (it->file == cur->file && it < cur))
+			p = &parent->rb_left;
+		else
+			p = &parent->rb_right;
 	}
-	hlist_add_head(&it->tlink, &t->items);
-	mutex_unlock(&xpoll_reg_lock);
-	xpoll_reaper_schedule();
-	return 0;
+	rb_link_node(&it->fnode, parent, p);
+	rb_insert_color(&it->fnode, &sh->items);
+	if (first) {
+		get_file(it->file);
+		atomic_long_inc(&xpoll_nr_files);
+	}
+	spin_unlock(&sh->lock);
+	if (first)
+		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
+				   msecs_to_jiffies(XPOLL_REAP_MS));
 }
 
 /* Unlinks @it; returns the file to fput() if that was its last item. */
 struct file *xpoll_target_detach(struct xpoll_item *it)
 {
-	struct file *file = NULL;
-	struct xpoll_target *t;
+	struct xpoll_file_shard *sh = xpoll_shard_of(it->file);
+	bool last;
 
-	mutex_lock(&xpoll_reg_lock);
-	hlist_del_init(&it->tlink);
-	/* Not found: the target is dead and the reaper owns it. */
-	t = rhashtable_lookup_fast(&xpoll_targets, &it->file,
-				   xpoll_target_params);
-	if (t && hlist_empty(&t->items)) {
-		rhashtable_remove_fast(&xpoll_targets, &t->node,
-				       xpoll_target_params);
-		list_del(&t->scan);
-		xpoll_target_count--;
-		file = t->file;
-		kmem_cache_free(xpoll_target_cache, t);
-	}
-	mutex_unlock(&xpoll_reg_lock);
-	return file;
+	spin_lock(&sh->lock);
+	last = !xpoll_same_file(rb_prev(&it->fnode), it->file) &&
+	       !xpoll_same_file(rb_next(&it->fnode), it->file);
+	rb_erase(&it->fnode, &sh->items);
+	if (last)
+		atomic_long_dec(&xpoll_nr_files);
+	spin_unlock(&sh->lock);
+	return last ? it->file : NULL;
 }
 
-/* Removes every item of a dead target, then drops the file. */
-static void xpoll_reap_target(struct xpoll_target *t)
+void xpoll_target_track(struct xpoll_instance *ep)
 {
-	struct xpoll_instance *ep;
-	struct hlist_node *tmp;
+	spin_lock(&xpoll_inst_lock);
+	list_add_tail(&ep->inst_link, &xpoll_instances);
+	spin_unlock(&xpoll_inst_lock);
+}
+
+void xpoll_target_untrack(struct xpoll_instance *ep)
+{
+	spin_lock(&xpoll_inst_lock);
+	list_del(&ep->inst_link);
+	spin_unlock(&xpoll_inst_lock);
+}
+
+/* First item at or after the key (@file, @fd) in @ep's tree. */
+static struct rb_node *xpoll_lower_bound(struct xpoll_instance *ep,
+					 struct file *file, int fd)
+{
+	struct rb_node *rbp = ep->rbr.rb_root.rb_node, *found = NULL;
 	struct xpoll_item *it;
-	HLIST_HEAD(mine);
 
-	mutex_lock(&xpoll_reg_lock);
-	while (!hlist_empty(&t->items)) {
-		ep = hlist_entry(t->items.first, struct xpoll_item, tlink)->ep;
-		/* Alive: its item is still listed under the lock we hold. */
-		kref_get(&ep->ref);
-		mutex_unlock(&xpoll_reg_lock);
-
-		mutex_lock(&ep->mtx);
-		mutex_lock(&xpoll_reg_lock);
-		hlist_for_each_entry_safe(it, tmp, &t->items, tlink) {
-			if (it->ep == ep) {
-				hlist_del(&it->tlink);
-				hlist_add_head(&it->tlink, &mine);
-			}
+	while (rbp) {
+		it = rb_entry(rbp, struct xpoll_item, rbn);
+		if (xpoll_cmp(it->file, it->fd, file, fd) >= 0) {
+			found = rbp;
+			rbp = rbp->rb_left;
+		} else {
+			rbp = rbp->rb_right;
 		}
-		mutex_unlock(&xpoll_reg_lock);
-		hlist_for_each_entry_safe(it, tmp, &mine, tlink)
-			xpoll_item_remove(ep, it);
-		mutex_unlock(&ep->mtx);
-		xpoll_instance_put(ep);
-
-		mutex_lock(&xpoll_reg_lock);
 	}
-	mutex_unlock(&xpoll_reg_lock);
-	fput(t->file);
-	kmem_cache_free(xpoll_target_cache, t);
+	return found;
+}
+
+/* One reaper visit of @ep: check a share of its items for dead files. */
+static void xpoll_reap_instance(struct xpoll_instance *ep)
+{
+	struct xpoll_item *it;
+	struct rb_node *rbp;
+	long budget, n = 0;
+
+	mutex_lock(&ep->mtx);
+	budget = max_t(long, XPOLL_REAP_MIN, ep->nitems / XPOLL_REAP_SPLIT);
+	rbp = ep->reap_file ? xpoll_lower_bound(ep, ep->reap_file, ep->reap_fd)
+			    : rb_first_cached(&ep->rbr);
+	while (rbp && n < budget) {
+		it = rb_entry(rbp, struct xpoll_item, rbn);
+		rbp = rb_next(rbp);
+		if (xpoll_item_dead(it))
+			xpoll_item_remove(ep, it);
+		/* Let ctl and wait calls in between batches. */
+		if (!(++n % XPOLL_REAP_BATCH) && rbp) {
+			it = rb_entry(rbp, struct xpoll_item, rbn);
+			ep->reap_file = it->file;
+			ep->reap_fd = it->fd;
+			mutex_unlock(&ep->mtx);
+			cond_resched();
+			mutex_lock(&ep->mtx);
+			rbp = xpoll_lower_bound(ep, ep->reap_file, ep->reap_fd);
+		}
+	}
+	if (rbp) {
+		it = rb_entry(rbp, struct xpoll_item, rbn);
+		ep->reap_file = it->file;
+		ep->reap_fd = it->fd;
+	} else {
+		ep->reap_file = NULL;	/* wrapped: next visit starts over */
+	}
+	mutex_unlock(&ep->mtx);
 }
 
 static void xpoll_reaper_fn(struct work_struct *work)
 {
-	struct xpoll_target *t, *tmp;
-	long budget, n = 0;
-	bool wrapped = false;
-	LIST_HEAD(dead);
+	struct xpoll_instance *ep;
 
-	mutex_lock(&xpoll_reg_lock);
-	budget = max_t(long, XPOLL_REAP_MIN,
-		       xpoll_target_count / XPOLL_REAP_SPLIT);
-	budget = min(budget, xpoll_target_count);
-	while (n < budget) {
-		if (xpoll_scan_cursor.next == &xpoll_scan_list) {
-			if (wrapped)
-				break;
-			wrapped = true;
-			list_move(&xpoll_scan_cursor, &xpoll_scan_list);
+	spin_lock(&xpoll_inst_lock);
+	list_move(&xpoll_inst_cursor, &xpoll_instances);
+	while (xpoll_inst_cursor.next != &xpoll_instances) {
+		ep = list_entry(xpoll_inst_cursor.next, struct xpoll_instance,
+				inst_link);
+		list_move(&xpoll_inst_cursor, &ep->inst_link);
+		/* Zero: being freed, and it has no item left. */
+		if (!kref_get_unless_zero(&ep->ref))
 			continue;
-		}
-		t = list_entry(xpoll_scan_cursor.next, struct xpoll_target,
-			       scan);
-		list_move(&xpoll_scan_cursor, &t->scan);
-		n++;
-		if (file_count(t->file) == 1) {
-			t->dead = true;
-			rhashtable_remove_fast(&xpoll_targets, &t->node,
-					       xpoll_target_params);
-			list_move_tail(&t->scan, &dead);
-			xpoll_target_count--;
-		}
-		/* Let ctl calls and the scheduler in between batches. */
-		if (!(n % XPOLL_REAP_BATCH)) {
-			mutex_unlock(&xpoll_reg_lock);
-			cond_resched();
-			mutex_lock(&xpoll_reg_lock);
-			budget = min(budget, xpoll_target_count);
-		}
-	}
-	mutex_unlock(&xpoll_reg_lock);
-
-	list_for_each_entry_safe(t, tmp, &dead, scan) {
-		list_del(&t->scan);
-		xpoll_reap_target(t);
+		spin_unlock(&xpoll_inst_lock);
+		xpoll_reap_instance(ep);
+		xpoll_instance_put(ep);
 		cond_resched();
+		spin_lock(&xpoll_inst_lock);
 	}
+	spin_unlock(&xpoll_inst_lock);
 
-	if (READ_ONCE(xpoll_target_count))
-		xpoll_reaper_schedule();
+	if (xpoll_nr_targets())
+		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
+				   msecs_to_jiffies(XPOLL_REAP_MS));
 }
 
 /* Asks for a reaper pass now (an item of a closed file was seen). */
@@ -248,36 +253,29 @@ void xpoll_reap_now(void)
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_reap_now);
 
+/* Distinct files watched by all instances. */
 long xpoll_nr_targets(void)
 {
-	return READ_ONCE(xpoll_target_count);
+	return atomic_long_read(&xpoll_nr_files);
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_nr_targets);
 
 int xpoll_target_init(void)
 {
-	int err;
+	int i;
 
-	xpoll_target_cache = kmem_cache_create("xpoll_target",
-					       sizeof(struct xpoll_target), 0,
-					       SLAB_ACCOUNT, NULL);
-	if (!xpoll_target_cache)
-		return -ENOMEM;
-	err = rhashtable_init(&xpoll_targets, &xpoll_target_params);
-	if (err) {
-		kmem_cache_destroy(xpoll_target_cache);
-		return err;
+	for (i = 0; i < XPOLL_FILE_SHARDS; i++) {
+		spin_lock_init(&xpoll_file_shards[i].lock);
+		xpoll_file_shards[i].items = RB_ROOT;
 	}
-	list_add(&xpoll_scan_cursor, &xpoll_scan_list);
+	list_add(&xpoll_inst_cursor, &xpoll_instances);
 	return 0;
 }
 
-/* Called once no instance is left, so no target is left either. */
+/* Called once no instance is left, so no item is left either. */
 void xpoll_target_exit(void)
 {
 	cancel_delayed_work_sync(&xpoll_reaper);
-	WARN_ON_ONCE(xpoll_target_count);
-	list_del(&xpoll_scan_cursor);
-	rhashtable_destroy(&xpoll_targets);
-	kmem_cache_destroy(xpoll_target_cache);
+	WARN_ON_ONCE(xpoll_nr_targets());
+	list_del(&xpoll_inst_cursor);
 }

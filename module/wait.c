@@ -38,7 +38,7 @@ __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 	__poll_t res;
 
 	pt->_key = it->events;
-	switch (it->kind) {
+	switch (xpoll_kind_of(it->file)) {
 	case XPOLL_KIND_XPOLL:
 		res = xpoll_instance_poll(it->file->private_data, pt, depth,
 					  repoll_epoll);

@@ -8,12 +8,13 @@
  * -------
  * struct xpoll_instance  one per open() of /dev/xpoll (file->private_data).
  * struct xpoll_item      one watched (struct file *, fd) pair of an instance,
- *                        in the instance's rbtree keyed by (file, fd).
+ *                        in the instance's rbtree keyed by (file, fd) and in
+ *                        the global table of watched files (target.c).  It
+ *                        holds its first wait-queue entry itself, so a watch
+ *                        of an ordinary file is this one allocation.
  * struct xpoll_pwq       one entry on one wait queue that the target's
- *                        ->poll() registered (a target may register several).
- * struct xpoll_target    one per watched struct file across all instances
- *                        (target.c); it holds the only reference xpoll takes
- *                        on the file and lists the items watching it.
+ *                        ->poll() registered: the item's own, then more,
+ *                        allocated, for targets that register several.
  * struct xpoll_user      per-uid watch counter for the max_user_watches limit.
  *
  * Locks, outermost first
@@ -30,10 +31,10 @@
  *    "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
  *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
- * 3. xpoll_reg_lock (mutex, target.c): the target registry (hash table,
- *    scan list) and every target->items list.  Taken under ep->mtx, and
- *    under xpoll_topo_lock by an ADD of an instance; nothing is taken
- *    inside it.
+ * 3. The file lock (a hashed spinlock, target.c): the attach and detach
+ *    of one file's items and the file reference they share.  Taken under
+ *    ep->mtx, and under xpoll_topo_lock by an ADD of an instance; only the
+ *    global table's bucket locks nest inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
@@ -41,18 +42,21 @@
  * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken only by
  *    xpoll_poll_wake() after ep->lock has been dropped, with a lockdep
  *    subclass equal to the per-CPU wake depth (see Nesting).
- * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
+ * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash, and
+ * xpoll_inst_lock (spinlock, target.c) only the reaper's instance list.
  *
  * Reference counts and lifetimes
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
- *   ->release after every item is removed) and one per reaper pass that is
- *   about to lock ep->mtx.  The instance is freed at zero.
+ *   ->release after every item is removed) and one per reaper visit that is
+ *   about to lock ep->mtx (taken with kref_get_unless_zero() under
+ *   xpoll_inst_lock).  The instance is freed at zero.
  * - An item lives from a successful ADD to its removal (DEL, release of its
  *   instance, or its target found dead); removal always runs under ep->mtx,
  *   first unhooks every pwq (remove_wait_queue() waits for a callback that
- *   runs on that queue), then unlinks the ready list, then frees the item.
- *   So a callback never sees a freed item.
+ *   runs on that queue), then unlinks the ready list, the nesting edge and
+ *   its file's shard, then frees the item.  So a callback never sees a
+ *   freed item.
  * - A pwq whose wait queue dies first (POLLFREE: signalfd, binder) is
  *   detached by the callback itself: list_del_init() of the entry and
  *   smp_store_release() of pwq->whead = NULL.  The removal path reads whead
@@ -118,7 +122,6 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/rbtree.h>
-#include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -168,6 +171,7 @@ struct xpoll_instance {
 	struct list_head rdllist;	/* ready items */
 	struct xpoll_item *ovflist;	/* items readied during a transfer */
 	struct rb_root_cached rbr;	/* interest tree, (file, fd) order */
+	long nitems;			/* in rbr, under mtx */
 	struct file *file;
 	struct xpoll_user *user;	/* charged for the items */
 	int wake_cpu;			/* CPU holding poll_wait.lock, or -1 */
@@ -179,18 +183,23 @@ struct xpoll_instance {
 	struct list_head parents;	/* xpoll_nest.parent_link */
 	u64 gen;			/* loop check memo */
 	int loop_depth;
+	/* The reaper's (target.c): its list, and where it resumes in rbr. */
+	struct list_head inst_link;	/* xpoll_inst_lock */
+	struct file *reap_file;		/* a key only, under mtx; NULL: start */
+	int reap_fd;
 };
 
+/* A wait-queue entry of an item; wait.private points at the item. */
 struct xpoll_pwq {
 	wait_queue_entry_t wait;
-	wait_queue_head_t *whead;	/* NULL once POLLFREE detached us */
-	struct xpoll_item *item;
-	struct xpoll_pwq *next;
+	wait_queue_head_t *whead;	/* NULL: unused, or POLLFREE detached us */
+	struct xpoll_pwq *next;		/* the item's further (allocated) entries */
 };
 
 /*
  * One nesting edge: @item of instance P watches instance C.  Allocated only
- * for such items, to keep struct xpoll_item small (one per watch).
+ * for such items, and found from the item through C->parents, to keep
+ * struct xpoll_item small (one per watch).
  */
 struct xpoll_nest {
 	struct list_head child_link;	/* on P->children */
@@ -198,20 +207,23 @@ struct xpoll_nest {
 	struct xpoll_item *item;
 };
 
-/* 120 bytes on 64-bit: this and one xpoll_pwq is the cost of a watch. */
+/*
+ * 160 bytes on 64-bit (25 to a page), and with its wait entry inside, the
+ * whole cost of a watch of a file with one wait queue (epoll: epitem,
+ * eppoll_entry and, per file, epitems_head).  What an item's target is
+ * (enum xpoll_kind) is read off its file, not stored.
+ */
 struct xpoll_item {
-	struct rb_node rbn;
+	struct rb_node rbn;		/* in ep->rbr, under ep->mtx */
 	struct list_head rdllink;	/* ready/tx list, under ep->lock */
 	struct xpoll_item *next;	/* ovflist link, under ep->lock */
 	struct xpoll_instance *ep;
-	struct file *file;
+	struct file *file;		/* key of rbn (with fd) and of fnode */
 	int fd;
 	__poll_t events;		/* interest and mode bits */
 	u64 data;
-	struct xpoll_pwq *pwqlist;
-	struct hlist_node tlink;	/* on target->items, xpoll_reg_lock */
-	struct xpoll_nest *nest;	/* XPOLL_KIND_XPOLL only, topo lock */
-	u8 kind;			/* enum xpoll_kind */
+	struct rb_node fnode;		/* in its file's shard, target.c */
+	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
 };
 
 /* Where a transfer delivers events: user buffer, or a KUnit array. */
@@ -229,6 +241,7 @@ extern unsigned long xpoll_max_user_watches;
 
 /* main.c */
 bool xpoll_file_is_epoll(struct file *file);
+enum xpoll_kind xpoll_kind_of(struct file *file);
 
 /* instance.c */
 struct xpoll_instance *xpoll_instance_alloc(void);
@@ -276,8 +289,10 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */
-int xpoll_target_attach(struct xpoll_item *it);
+void xpoll_target_attach(struct xpoll_item *it);
 struct file *xpoll_target_detach(struct xpoll_item *it);
+void xpoll_target_track(struct xpoll_instance *ep);
+void xpoll_target_untrack(struct xpoll_instance *ep);
 void xpoll_reaper_kick(void);
 void xpoll_reap_now(void);
 long xpoll_nr_targets(void);
@@ -291,6 +306,14 @@ void xpoll_target_exit(void);
 static inline bool xpoll_item_dead(const struct xpoll_item *it)
 {
 	return file_count(it->file) == 1;
+}
+
+/* The order of the interest tree: by file pointer, then by fd. */
+static inline int xpoll_cmp(struct file *f1, int fd1, struct file *f2, int fd2)
+{
+	if (f1 != f2)
+		return f1 > f2 ? 1 : -1;
+	return fd1 - fd2;
 }
 
 /* fdinfo.c */

@@ -328,7 +328,7 @@ static void xpoll_callback_two_queues(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf, 3, EPOLLIN, 7), 0);
 	mutex_lock(&ep->mtx);
 	it = xpoll_find(ep, tf, 3);
-	for (pwq = it->pwqlist; pwq; pwq = pwq->next)
+	for (pwq = &it->pwq; pwq; pwq = pwq->next)
 		n++;
 	mutex_unlock(&ep->mtx);
 	KUNIT_EXPECT_EQ(test, n, 2);
