@@ -226,12 +226,6 @@ static bool xpoll_loop_check(struct xpoll_instance *ep,
 	return down + 1 + up > XPOLL_MAX_NESTS;
 }
 
-/*
- * Removes @it from @ep: unhooks its wait entries (after which no callback
- * can run on it), takes it off the tree, the ready list, the nesting
- * edge and its file's shard (target.c), and frees it.  Never called during a scan of the ready list (the ovflist
- * may point at items then).
- */
 /* Drops the nesting edge of @it, an item that watches an instance. */
 static void xpoll_nest_unlink(struct xpoll_item *it)
 {
@@ -250,6 +244,12 @@ static void xpoll_nest_unlink(struct xpoll_item *it)
 	mutex_unlock(&xpoll_topo_lock);
 }
 
+/*
+ * Removes @it from @ep: unhooks its wait entries (after which no callback
+ * can run on it), takes it off the tree, the ready list, the nesting edge
+ * and its file's shard (target.c), and frees it.  Never called during a
+ * scan of the ready list (the ovflist may point at items then).
+ */
 void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 {
 	struct file *file;
@@ -268,7 +268,6 @@ void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 
 	file = xpoll_target_detach(it);
 	atomic_long_dec(&ep->user->watches);
-	ep->nitems--;
 	kmem_cache_free(xpoll_item_cache, it);
 	if (file)
 		fput(file);
@@ -328,7 +327,6 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 
 	xpoll_target_attach(it);
 	xpoll_rb_insert(ep, it);
-	ep->nitems++;
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 

@@ -36,7 +36,6 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	init_irq_work(&ep->pw_work, xpoll_pw_work_fn);
 	INIT_LIST_HEAD(&ep->children);
 	INIT_LIST_HEAD(&ep->parents);
-	xpoll_target_track(ep);
 	return ep;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
@@ -47,7 +46,6 @@ static void xpoll_instance_free(struct kref *ref)
 						 ref);
 
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root));
-	xpoll_target_untrack(ep);
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
 	mutex_destroy(&ep->mtx);

@@ -30,14 +30,16 @@
  *   take it off the ready list instead (xpoll_item_dead()); the transfer
  *   removes it at once.
  * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
- *   file is watched, visits every instance and removes its dead items, so
- *   the last of them drops the file reference and the file is really
- *   released (a closed socket closes and its peer sees EOF) even if it
- *   never becomes ready again.  In each instance it checks
- *   max(XPOLL_REAP_MIN, items / XPOLL_REAP_SPLIT) items from a cursor (a
- *   (file, fd) key, never dereferenced), dropping ep->mtx every
- *   XPOLL_REAP_BATCH items, so every item is checked at least every
- *   XPOLL_REAP_SPLIT passes without holding a lock across the whole scan.
+ *   file is watched, walks the shards from a cursor (a (shard, file, item)
+ *   key, only compared, never dereferenced) and removes the items of dead
+ *   files, so the last of them drops the file reference and the file is
+ *   really released (a closed socket closes and its peer sees EOF) even if
+ *   it never becomes ready again.  Each pass checks max(XPOLL_REAP_MIN,
+ *   files / XPOLL_REAP_SPLIT) items, XPOLL_REAP_BATCH at a time under a
+ *   shard lock, so every item is checked at least every XPOLL_REAP_SPLIT
+ *   passes.  It scans without any instance's mutex: it takes one only to
+ *   remove an item it found dead, after dropping the shard lock, and then
+ *   looks the item up again by (file, fd) and re-checks it.
  * - An instance can be the target of another instance; the outer one then
  *   holds a reference on the inner one's file.  Closing the inner
  *   instance's descriptors lets the reaper drop it, which releases it and
@@ -51,10 +53,10 @@
  *   its files' items, and so the "first" and "last" decisions above.  ctl
  *   calls on different files rarely share a shard.  Taken under ep->mtx
  *   (and possibly the topology lock); nothing is taken inside it.
- * - xpoll_inst_lock (spinlock): the list of instances the reaper visits.
- *   Instances join it when allocated and leave it when freed; the reaper
- *   takes a reference with kref_get_unless_zero() under the lock, then
- *   drops the lock before taking that instance's mutex.
+ * - The reaper holds a reference on the instance of each item it means to
+ *   remove, taken under the shard lock while the item is still in the
+ *   tree: an instance with items left has not finished ->release, so its
+ *   count is not zero then.
  */
 #include <linux/file.h>
 #include <linux/hash.h>
@@ -68,20 +70,22 @@
 #define XPOLL_REAP_MIN		4096
 #define XPOLL_REAP_BATCH	256
 #define XPOLL_FILE_SHARD_BITS	8
-#define XPOLL_FILE_SHARDS	(1 << XPOLL_FILE_SHARD_BITS)
+#define XPOLL_FILE_SHARDS	BIT(XPOLL_FILE_SHARD_BITS)
 
 struct xpoll_file_shard {
-	spinlock_t lock;
+	spinlock_t lock;		/* the tree below (see the top comment) */
 	struct rb_root items;		/* xpoll_item.fnode, (file, item) order */
 };
 
 static struct xpoll_file_shard xpoll_file_shards[XPOLL_FILE_SHARDS];
 static atomic_long_t xpoll_nr_files;
 
-static DEFINE_SPINLOCK(xpoll_inst_lock);
-static LIST_HEAD(xpoll_instances);
-/* Where the running reaper pass is: a bare node in xpoll_instances. */
-static struct list_head xpoll_inst_cursor;
+/* Where the reaper resumes: a shard, and a key in it (NULL: its start). */
+static struct {
+	unsigned int shard;
+	struct file *file;
+	struct xpoll_item *item;
+} xpoll_reap_pos;
 
 static void xpoll_reaper_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(xpoll_reaper, xpoll_reaper_fn);
@@ -89,6 +93,13 @@ static DECLARE_DELAYED_WORK(xpoll_reaper, xpoll_reaper_fn);
 static struct xpoll_file_shard *xpoll_shard_of(struct file *file)
 {
 	return &xpoll_file_shards[hash_ptr(file, XPOLL_FILE_SHARD_BITS)];
+}
+
+/* Shard order: by file pointer, then by item address (values only). */
+static bool xpoll_key_less(struct file *f1, struct xpoll_item *i1,
+			   struct file *f2, struct xpoll_item *i2)
+{
+	return f1 < f2 || (f1 == f2 && i1 < i2);
 }
 
 static bool xpoll_same_file(struct rb_node *rbp, struct file *file)
@@ -109,8 +120,7 @@ void xpoll_target_attach(struct xpoll_item *it)
 		cur = rb_entry(parent, struct xpoll_item, fnode);
 		if (cur->file == it->file)
 			first = false;
-		if (it->file < cur->file ||
-		    (it->file == cur->file && it < cur))
+		if (xpoll_key_less(it->file, it, cur->file, cur))
 			p = &parent->rb_left;
 		else
 			p = &parent->rb_right;
@@ -143,96 +153,108 @@ struct file *xpoll_target_detach(struct xpoll_item *it)
 	return last ? it->file : NULL;
 }
 
-void xpoll_target_track(struct xpoll_instance *ep)
+/* First item at or after the key (@file, @it) in @sh (NULL @file: first). */
+static struct rb_node *xpoll_shard_seek(struct xpoll_file_shard *sh,
+					struct file *file,
+					struct xpoll_item *it)
 {
-	spin_lock(&xpoll_inst_lock);
-	list_add_tail(&ep->inst_link, &xpoll_instances);
-	spin_unlock(&xpoll_inst_lock);
-}
+	struct rb_node *rbp = sh->items.rb_node, *found = NULL;
+	struct xpoll_item *cur;
 
-void xpoll_target_untrack(struct xpoll_instance *ep)
-{
-	spin_lock(&xpoll_inst_lock);
-	list_del(&ep->inst_link);
-	spin_unlock(&xpoll_inst_lock);
-}
-
-/* First item at or after the key (@file, @fd) in @ep's tree. */
-static struct rb_node *xpoll_lower_bound(struct xpoll_instance *ep,
-					 struct file *file, int fd)
-{
-	struct rb_node *rbp = ep->rbr.rb_root.rb_node, *found = NULL;
-	struct xpoll_item *it;
-
+	if (!file)
+		return rb_first(&sh->items);
 	while (rbp) {
-		it = rb_entry(rbp, struct xpoll_item, rbn);
-		if (xpoll_cmp(it->file, it->fd, file, fd) >= 0) {
+		cur = rb_entry(rbp, struct xpoll_item, fnode);
+		if (xpoll_key_less(cur->file, cur, file, it)) {
+			rbp = rbp->rb_right;
+		} else {
 			found = rbp;
 			rbp = rbp->rb_left;
-		} else {
-			rbp = rbp->rb_right;
 		}
 	}
 	return found;
 }
 
-/* One reaper visit of @ep: check a share of its items for dead files. */
-static void xpoll_reap_instance(struct xpoll_instance *ep)
+struct xpoll_victim {
+	struct xpoll_instance *ep;
+	struct file *file;
+	int fd;
+};
+
+#define XPOLL_REAP_VICTIMS	16
+
+/*
+ * Checks up to @budget items of the current shard from the cursor, under
+ * the shard lock, and returns how many it checked; the items of dead files
+ * are left in @v (instance referenced), *nv of them.  Moves the cursor.
+ */
+static long xpoll_reap_scan(long budget, struct xpoll_victim *v, int *nv)
 {
+	struct xpoll_file_shard *sh = &xpoll_file_shards[xpoll_reap_pos.shard];
 	struct xpoll_item *it;
 	struct rb_node *rbp;
-	long budget, n = 0;
+	long n = 0;
 
-	mutex_lock(&ep->mtx);
-	budget = max_t(long, XPOLL_REAP_MIN, ep->nitems / XPOLL_REAP_SPLIT);
-	rbp = ep->reap_file ? xpoll_lower_bound(ep, ep->reap_file, ep->reap_fd)
-			    : rb_first_cached(&ep->rbr);
-	while (rbp && n < budget) {
-		it = rb_entry(rbp, struct xpoll_item, rbn);
-		rbp = rb_next(rbp);
-		if (xpoll_item_dead(it))
-			xpoll_item_remove(ep, it);
-		/* Let ctl and wait calls in between batches. */
-		if (!(++n % XPOLL_REAP_BATCH) && rbp) {
-			it = rb_entry(rbp, struct xpoll_item, rbn);
-			ep->reap_file = it->file;
-			ep->reap_fd = it->fd;
-			mutex_unlock(&ep->mtx);
-			cond_resched();
-			mutex_lock(&ep->mtx);
-			rbp = xpoll_lower_bound(ep, ep->reap_file, ep->reap_fd);
-		}
+	spin_lock(&sh->lock);
+	rbp = xpoll_shard_seek(sh, xpoll_reap_pos.file, xpoll_reap_pos.item);
+	for (; rbp && n < budget && *nv < XPOLL_REAP_VICTIMS;
+	     rbp = rb_next(rbp), n++) {
+		it = rb_entry(rbp, struct xpoll_item, fnode);
+		if (!xpoll_item_dead(it))
+			continue;
+		kref_get(&it->ep->ref);
+		v[*nv].ep = it->ep;
+		v[*nv].file = it->file;
+		v[*nv].fd = it->fd;
+		(*nv)++;
 	}
 	if (rbp) {
-		it = rb_entry(rbp, struct xpoll_item, rbn);
-		ep->reap_file = it->file;
-		ep->reap_fd = it->fd;
+		it = rb_entry(rbp, struct xpoll_item, fnode);
+		xpoll_reap_pos.file = it->file;
+		xpoll_reap_pos.item = it;
 	} else {
-		ep->reap_file = NULL;	/* wrapped: next visit starts over */
+		xpoll_reap_pos.shard = (xpoll_reap_pos.shard + 1) %
+				       XPOLL_FILE_SHARDS;
+		xpoll_reap_pos.file = NULL;
+		xpoll_reap_pos.item = NULL;
 	}
-	mutex_unlock(&ep->mtx);
+	spin_unlock(&sh->lock);
+	return n;
+}
+
+static void xpoll_reap_victim(struct xpoll_victim *v)
+{
+	struct xpoll_item *it;
+
+	mutex_lock(&v->ep->mtx);
+	/* Removed meanwhile, or another file at that address: re-check. */
+	it = xpoll_find(v->ep, v->file, v->fd);
+	if (it && xpoll_item_dead(it))
+		xpoll_item_remove(v->ep, it);
+	mutex_unlock(&v->ep->mtx);
+	xpoll_instance_put(v->ep);
 }
 
 static void xpoll_reaper_fn(struct work_struct *work)
 {
-	struct xpoll_instance *ep;
+	struct xpoll_victim v[XPOLL_REAP_VICTIMS];
+	unsigned int start = xpoll_reap_pos.shard;
+	long budget, n = 0;
+	int i, nv;
 
-	spin_lock(&xpoll_inst_lock);
-	list_move(&xpoll_inst_cursor, &xpoll_instances);
-	while (xpoll_inst_cursor.next != &xpoll_instances) {
-		ep = list_entry(xpoll_inst_cursor.next, struct xpoll_instance,
-				inst_link);
-		list_move(&xpoll_inst_cursor, &ep->inst_link);
-		/* Zero: being freed, and it has no item left. */
-		if (!kref_get_unless_zero(&ep->ref))
-			continue;
-		spin_unlock(&xpoll_inst_lock);
-		xpoll_reap_instance(ep);
-		xpoll_instance_put(ep);
+	budget = max_t(long, XPOLL_REAP_MIN,
+		       xpoll_nr_targets() / XPOLL_REAP_SPLIT);
+	while (n < budget) {
+		nv = 0;
+		n += xpoll_reap_scan(min_t(long, budget - n, XPOLL_REAP_BATCH),
+				     v, &nv);
+		for (i = 0; i < nv; i++)
+			xpoll_reap_victim(&v[i]);
+		/* One round of the shards at most per pass. */
+		if (!xpoll_reap_pos.file && xpoll_reap_pos.shard == start)
+			break;
 		cond_resched();
-		spin_lock(&xpoll_inst_lock);
 	}
-	spin_unlock(&xpoll_inst_lock);
 
 	if (xpoll_nr_targets())
 		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
@@ -268,7 +290,6 @@ int xpoll_target_init(void)
 		spin_lock_init(&xpoll_file_shards[i].lock);
 		xpoll_file_shards[i].items = RB_ROOT;
 	}
-	list_add(&xpoll_inst_cursor, &xpoll_instances);
 	return 0;
 }
 
@@ -277,5 +298,4 @@ void xpoll_target_exit(void)
 {
 	cancel_delayed_work_sync(&xpoll_reaper);
 	WARN_ON_ONCE(xpoll_nr_targets());
-	list_del(&xpoll_inst_cursor);
 }

@@ -42,15 +42,14 @@
  * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken only by
  *    xpoll_poll_wake() after ep->lock has been dropped, with a lockdep
  *    subclass equal to the per-CPU wake depth (see Nesting).
- * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash, and
- * xpoll_inst_lock (spinlock, target.c) only the reaper's instance list.
+ * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
  *
  * Reference counts and lifetimes
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
- *   ->release after every item is removed) and one per reaper visit that is
- *   about to lock ep->mtx (taken with kref_get_unless_zero() under
- *   xpoll_inst_lock).  The instance is freed at zero.
+ *   ->release after every item is removed) and one per item the reaper is
+ *   about to remove (taken under its shard lock, see target.c).  The
+ *   instance is freed at zero.
  * - An item lives from a successful ADD to its removal (DEL, release of its
  *   instance, or its target found dead); removal always runs under ep->mtx,
  *   first unhooks every pwq (remove_wait_queue() waits for a callback that
@@ -171,7 +170,6 @@ struct xpoll_instance {
 	struct list_head rdllist;	/* ready items */
 	struct xpoll_item *ovflist;	/* items readied during a transfer */
 	struct rb_root_cached rbr;	/* interest tree, (file, fd) order */
-	long nitems;			/* in rbr, under mtx */
 	struct file *file;
 	struct xpoll_user *user;	/* charged for the items */
 	int wake_cpu;			/* CPU holding poll_wait.lock, or -1 */
@@ -183,10 +181,6 @@ struct xpoll_instance {
 	struct list_head parents;	/* xpoll_nest.parent_link */
 	u64 gen;			/* loop check memo */
 	int loop_depth;
-	/* The reaper's (target.c): its list, and where it resumes in rbr. */
-	struct list_head inst_link;	/* xpoll_inst_lock */
-	struct file *reap_file;		/* a key only, under mtx; NULL: start */
-	int reap_fd;
 };
 
 /* A wait-queue entry of an item; wait.private points at the item. */
@@ -291,8 +285,6 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
 /* target.c */
 void xpoll_target_attach(struct xpoll_item *it);
 struct file *xpoll_target_detach(struct xpoll_item *it);
-void xpoll_target_track(struct xpoll_instance *ep);
-void xpoll_target_untrack(struct xpoll_instance *ep);
 void xpoll_reaper_kick(void);
 void xpoll_reap_now(void);
 long xpoll_nr_targets(void);

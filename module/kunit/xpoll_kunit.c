@@ -691,6 +691,72 @@ static void xpoll_target_closed(struct kunit *test)
 	put_file(xf2);
 }
 
+static long nr_items(struct file *xf)
+{
+	struct xpoll_instance *ep = ep_of(xf);
+	struct rb_node *rbp;
+	long n = 0;
+
+	mutex_lock(&ep->mtx);
+	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp))
+		n++;
+	mutex_unlock(&ep->mtx);
+	return n;
+}
+
+/*
+ * The reaper scans the file shards in batches and takes at most a few
+ * dead items out of each batch: with hundreds of files, every other one
+ * closed by the user, and a third of them also watched by a second
+ * instance, a pass must remove every dead item and no live one.
+ */
+static void xpoll_reaper_many(struct kunit *test)
+{
+	enum { NF = 600 };
+	struct file *xf = inst_new(test), *xf2 = inst_new(test);
+	long targets = xpoll_nr_targets();
+	struct file **tf;
+	bool *rel;
+	int i;
+
+	tf = kunit_kcalloc(test, NF, sizeof(*tf), GFP_KERNEL);
+	rel = kunit_kcalloc(test, NF, sizeof(*rel), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tf);
+	KUNIT_ASSERT_NOT_NULL(test, rel);
+	for (i = 0; i < NF; i++) {
+		tf[i] = xpt_new(test, 1, 0);
+		xpt_of(tf[i])->released = &rel[i];
+		KUNIT_ASSERT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf[i], i, EPOLLIN,
+					  i), 0);
+		if (i % 3 == 0)
+			KUNIT_ASSERT_EQ(test, ctl(xf2, XPOLL_CTL_ADD, tf[i], i,
+						  EPOLLIN, i), 0);
+	}
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF);
+
+	for (i = 0; i < NF; i += 2)
+		fput(tf[i]);
+	flush_delayed_fput();
+	/* A pass may begin in the middle of a shard: two cover everything. */
+	xpoll_reap_now();
+	xpoll_reap_now();
+	flush_delayed_fput();
+	for (i = 0; i < NF; i++)
+		KUNIT_EXPECT_EQ_MSG(test, rel[i], !(i % 2), "file %d", i);
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF / 2);
+	KUNIT_EXPECT_EQ(test, nr_items(xf), (long)NF / 2);
+	/* Live files of xf2: i % 3 == 0 and i odd, that is i % 6 == 3. */
+	KUNIT_EXPECT_EQ(test, nr_items(xf2), (long)NF / 6);
+
+	put_file(xf);
+	put_file(xf2);
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	for (i = 1; i < NF; i += 2) {
+		put_file(tf[i]);
+		KUNIT_EXPECT_TRUE(test, rel[i]);
+	}
+}
+
 static struct kunit_case xpoll_tree_cases[] = {
 	KUNIT_CASE(xpoll_rbtree_order_lookup),
 	KUNIT_CASE(xpoll_ctl_errors),
@@ -720,6 +786,7 @@ static struct kunit_case xpoll_lifetime_cases[] = {
 	KUNIT_CASE(xpoll_watch_accounting),
 	KUNIT_CASE(xpoll_instance_lifecycle),
 	KUNIT_CASE(xpoll_target_closed),
+	KUNIT_CASE(xpoll_reaper_many),
 	{}
 };
 
