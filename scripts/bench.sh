@@ -6,21 +6,46 @@
 # under the xpoll preload, driven by redis-benchmark), then draws the CSV as
 # PNG charts on the host.
 #
+#   make bench
 #   XPOLL_BENCH_ARGS="--reps 3 --only ctl,wait" make bench
+#   XPOLL_BENCH_PROFILE=ctl,wait make bench     # also perf profiles, both
 #
-# Results: build/out/bench/{results.csv,table.txt,*.png}.
+# The guest has XPOLL_BENCH_MEM (default 3G) of memory, and both epoll's and
+# xpoll's per-user watch limits are raised, so the 1M-target ctl row fits.
+# Results: build/out/bench/{results.csv,table.txt,*.png}, and with
+# XPOLL_BENCH_PROFILE build/out/bench/profile/perf-{epoll,xpoll}-*.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/kernel.sh distro >/dev/null
 make -s modules-distro
+make -s tools
 make -s -C tools/bench
 out=build/out/bench
-mkdir -p "$out"
+rm -rf "$out"
+mkdir -p "$out/profile"
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- module uapi tools/bench 2>/dev/null || commit="$commit+changes"
+{
+	echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
+	echo "# guest: QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') TCG, 2 vCPUs, ${XPOLL_BENCH_MEM:-3G}; module at $commit; $(date -u '+%Y-%m-%d %H:%M UTC')"
+} | tee "$out/table.txt"
+
+watches=4000000
 # shellcheck disable=SC2016
-scripts/vm --kernel distro --timeout "${XPOLL_BENCH_TIMEOUT:-1800}" -- sh -c \
-	'insmod "$XPOLL_KO" && tools/bench/xpoll-bench --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}"' && tools/bench/realserver.sh "$XPOLL_OUT/bench/results.csv"' |
-	tee "$out/table.txt"
+scripts/vm --kernel distro --mem "${XPOLL_BENCH_MEM:-3G}" \
+	--timeout "${XPOLL_BENCH_TIMEOUT:-2400}" -- sh -c '
+	set -e
+	echo '$watches' >/proc/sys/fs/epoll/max_user_watches
+	insmod "$XPOLL_KO" max_user_watches='$watches'
+	tools/bench/xpoll-bench --max-targets 1000000 --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}"'
+	tools/bench/realserver.sh "$XPOLL_OUT/bench/results.csv"
+	if [ -n "${XPOLL_BENCH_PROFILE:-}" ]; then
+		for be in epoll xpoll; do
+			tools/bench/profile.sh $be "$XPOLL_BENCH_PROFILE" "$XPOLL_OUT/bench/profile"
+		done
+	fi' | tee -a "$out/table.txt"
 # Debian's python3 has matplotlib (python3-matplotlib); another python3 on PATH may not.
 /usr/bin/python3 tools/bench/plot.py "$out/results.csv" "$out"
 echo "bench: table $out/table.txt, CSV $out/results.csv, charts $out/*.png"
