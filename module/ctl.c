@@ -127,47 +127,54 @@ long xpoll_user_watches(kuid_t uid)
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_user_watches);
 
-struct xpoll_item *xpoll_find(struct xpoll_instance *ep, struct file *file,
-			      int fd)
+/* Where a new (file, fd) goes in the interest tree (xpoll_seek()). */
+struct xpoll_slot {
+	struct rb_node *parent, **link;
+	bool leftmost;
+};
+
+/*
+ * Finds (@file, @fd) in @ep's tree; when it is absent, fills @slot with the
+ * place it would take, so that an ADD descends the tree once.  The slot
+ * stays valid while ep->mtx is held.
+ */
+static struct xpoll_item *xpoll_seek(struct xpoll_instance *ep,
+				     struct file *file, int fd,
+				     struct xpoll_slot *slot)
 {
-	struct rb_node *rbp = ep->rbr.rb_root.rb_node;
+	struct rb_node **p = &ep->rbr.rb_root.rb_node, *parent = NULL;
+	bool leftmost = true;
 	struct xpoll_item *it;
 	int kcmp;
 
 	lockdep_assert_held(&ep->mtx);
-	while (rbp) {
-		it = rb_entry(rbp, struct xpoll_item, rbn);
-		kcmp = xpoll_cmp(file, fd, it->file, it->fd);
-		if (kcmp > 0)
-			rbp = rbp->rb_right;
-		else if (kcmp < 0)
-			rbp = rbp->rb_left;
-		else
-			return it;
-	}
-	return NULL;
-}
-EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_find);
-
-static void xpoll_rb_insert(struct xpoll_instance *ep, struct xpoll_item *it)
-{
-	struct rb_node **p = &ep->rbr.rb_root.rb_node, *parent = NULL;
-	bool leftmost = true;
-	struct xpoll_item *cur;
-
 	while (*p) {
 		parent = *p;
-		cur = rb_entry(parent, struct xpoll_item, rbn);
-		if (xpoll_cmp(it->file, it->fd, cur->file, cur->fd) > 0) {
+		it = rb_entry(parent, struct xpoll_item, rbn);
+		kcmp = xpoll_cmp(file, fd, it->file, it->fd);
+		if (kcmp > 0) {
 			p = &parent->rb_right;
 			leftmost = false;
-		} else {
+		} else if (kcmp < 0) {
 			p = &parent->rb_left;
+		} else {
+			return it;
 		}
 	}
-	rb_link_node(&it->rbn, parent, p);
-	rb_insert_color_cached(&it->rbn, &ep->rbr, leftmost);
+	slot->parent = parent;
+	slot->link = p;
+	slot->leftmost = leftmost;
+	return NULL;
 }
+
+struct xpoll_item *xpoll_find(struct xpoll_instance *ep, struct file *file,
+			      int fd)
+{
+	struct xpoll_slot slot;
+
+	return xpoll_seek(ep, file, fd, &slot);
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_find);
 
 /* Levels of instances below @ep; > XPOLL_MAX_NESTS on a loop. */
 static int xpoll_depth_down(struct xpoll_instance *ep, int depth)
@@ -293,8 +300,8 @@ static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it)
 		xpoll_poll_wake(ep, NULL);
 }
 
-static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
-			int fd, __poll_t events, u64 data,
+static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
+			struct file *tfile, int fd, __poll_t events, u64 data,
 			enum xpoll_kind kind, bool *topo_held)
 {
 	struct xpoll_nest *nest = NULL;
@@ -326,7 +333,8 @@ static int xpoll_insert(struct xpoll_instance *ep, struct file *tfile,
 	it->data = data;
 
 	xpoll_target_attach(it);
-	xpoll_rb_insert(ep, it);
+	rb_link_node(&it->rbn, slot->parent, slot->link);
+	rb_insert_color_cached(&it->rbn, &ep->rbr, slot->leftmost);
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 
@@ -372,6 +380,7 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 {
 	struct epoll_event ev = { .events = events, .data = data };
 	bool topo_held = false;
+	struct xpoll_slot slot;
 	struct xpoll_item *it;
 	enum xpoll_kind kind;
 	int err;
@@ -404,7 +413,7 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		}
 	}
 
-	it = xpoll_find(ep, tfile, fd);
+	it = xpoll_seek(ep, tfile, fd, &slot);
 	err = -EINVAL;
 	switch (op) {
 	case XPOLL_CTL_ADD:
@@ -412,7 +421,7 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 			err = -EEXIST;
 			break;
 		}
-		err = xpoll_insert(ep, tfile, fd,
+		err = xpoll_insert(ep, &slot, tfile, fd,
 				   ev.events | EPOLLERR | EPOLLHUP, ev.data,
 				   kind, &topo_held);
 		break;

@@ -38,21 +38,14 @@ __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 	__poll_t res;
 
 	pt->_key = it->events;
-	switch (xpoll_kind_of(it->file)) {
-	case XPOLL_KIND_XPOLL:
+	/* Per event on the transfer path: only pointer tests before the poll. */
+	if (it->file->f_op == &xpoll_fops)
 		res = xpoll_instance_poll(it->file->private_data, pt, depth,
 					  repoll_epoll);
-		break;
-	case XPOLL_KIND_EPOLL:
-		if (!repoll_epoll && !pt->_qproc) {
-			res = EPOLLIN | EPOLLRDNORM;
-			break;
-		}
-		fallthrough;
-	default:
+	else if (!repoll_epoll && !pt->_qproc && xpoll_file_is_epoll(it->file))
+		res = EPOLLIN | EPOLLRDNORM;
+	else
 		res = vfs_poll(it->file, pt);
-		break;
-	}
 	return res & it->events;
 }
 
@@ -296,7 +289,7 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 	struct xpoll_wait w;
 	long res;
 
-	if (copy_from_user(&w, uarg, sizeof(w)))
+	if (xpoll_copy_arg(&w, uarg, sizeof(w)))
 		return -EFAULT;
 	if (w.flags || w.reserved0 || w.reserved[0] || w.reserved[1])
 		return -EINVAL;

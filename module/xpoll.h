@@ -234,6 +234,7 @@ extern const struct file_operations xpoll_fops;
 extern unsigned long xpoll_max_user_watches;
 
 /* main.c */
+int xpoll_copy_arg(void *dst, const void __user *src, size_t size);
 bool xpoll_file_is_epoll(struct file *file);
 enum xpoll_kind xpoll_kind_of(struct file *file);
 

@@ -349,6 +349,58 @@ TEST_F(ctl, ctl_struct_fault_is_efault)
 }
 
 /*
+ * xpoll reads its argument structs in whole words when they are 8-byte
+ * aligned and with the generic copy otherwise: both must take any
+ * alignment, and a struct whose tail lies in an unmapped page must fail
+ * with EFAULT and change nothing, on either path.
+ */
+TEST_F(ctl, xpoll_args_any_alignment_and_partial_fault)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct epoll_event ev[2];
+	char *buf, *at;
+
+	buf = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, mprotect(buf + pg, pg, PROT_NONE));
+	for (int off = 0; off < 8; off += 3) {
+		struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .fd = self->efd,
+				       .events = EPOLLIN, .data = 40 + off };
+		struct xpoll_wait w = { .events = (uintptr_t)ev,
+					.maxevents = 2 };
+
+		at = buf + 64 + off;
+		memcpy(at, &c, sizeof(c));
+		EXPECT_EQ(0, ioctl(self->p[BE_XPOLL], XPOLL_IOC_CTL, at))
+			TH_LOG("ADD at offset %d: %s", off, strerror(errno));
+		memcpy(at, &w, sizeof(w));
+		EXPECT_EQ(1, ioctl(self->p[BE_XPOLL], XPOLL_IOC_WAIT, at))
+			TH_LOG("WAIT at offset %d: %s", off, strerror(errno));
+		EXPECT_EQ(40 + off, ev[0].data.u64);
+		c.op = XPOLL_CTL_DEL;
+		memcpy(at, &c, sizeof(c));
+		EXPECT_EQ(0, ioctl(self->p[BE_XPOLL], XPOLL_IOC_CTL, at));
+
+		/* The last 8 - off bytes of each struct are unmapped. */
+		c.op = XPOLL_CTL_ADD;
+		at = buf + pg - sizeof(c) + 8 - off;
+		memcpy(at, &c, sizeof(c) - 8 + off);
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(self->p[BE_XPOLL], XPOLL_IOC_CTL, at));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("ctl, offset %d", off);
+		at = buf + pg - sizeof(w) + 8 - off;
+		memcpy(at, &w, sizeof(w) - 8 + off);
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(self->p[BE_XPOLL], XPOLL_IOC_WAIT, at));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("wait, offset %d", off);
+	}
+	/* The faulting ADDs added nothing. */
+	EXPECT_EQ(0, pl_poll0(BE_XPOLL, self->p[BE_XPOLL], ev));
+	munmap(buf, 2 * pg);
+}
+
+/*
  * Random ctl calls, the same on both: every result must agree.  The
  * targets: pipe ends, eventfds, a dup, a regular file, the instance
  * itself, closed and negative numbers.
