@@ -172,8 +172,10 @@ while [ $i -lt "$REPS" ]; do
 	i=$((i + 1))
 done
 
-# The table, in xpoll-bench's layout (rates: a ratio above 1 is better for
-# xpoll; "LOSS" when worse by more than the larger spread).
+# The table, in xpoll-bench's layout and with its verdict: the ratio is
+# the median of the per-repetition pairs xpoll/epoll (rates: above 1 is
+# better for xpoll); "ok (noise)" when the median is below 1 but some pair
+# is not, "LOSS" when xpoll lost every pair.
 awk -F, '
 function med(s, n,   i, j, t, a) {
 	split(s, a, " ")
@@ -186,6 +188,7 @@ function med(s, n,   i, j, t, a) {
 	k = $2 SUBSEP $3
 	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
 	s[k, $4] = s[k, $4] " " $6; n[k, $4]++
+	v[k, $4, $5] = $6; reps[k, $5] = 1
 }
 END {
 	printf "\n%-8s %-22s %-16s %14s %7s %14s %7s %7s %s\n", "workload", "params",
@@ -194,9 +197,15 @@ END {
 		k = order[i]; split(k, pm, SUBSEP)
 		me = med(s[k, "epoll"], n[k, "epoll"]); se = me ? 100 * (hi - lo) / me : 0
 		mx = med(s[k, "xpoll"], n[k, "xpoll"]); sx = mx ? 100 * (hi - lo) / mx : 0
-		r = me ? mx / me : 0; sp = se > sx ? se : sx
-		v = r >= 1 ? "ok" : (1 - r) * 100 <= sp ? "ok (noise)" : "LOSS"
+		pairs = ""; np = 0
+		for (kr in reps) {
+			split(kr, kk, SUBSEP)
+			if (kk[1] SUBSEP kk[2] != k || !v[k, "epoll", kk[3]]) continue
+			pairs = pairs " " v[k, "xpoll", kk[3]] / v[k, "epoll", kk[3]]; np++
+		}
+		r = np ? med(pairs, np) : 0
+		verdict = r >= 1 ? "ok" : hi >= 1 ? "ok (noise)" : "LOSS"
 		printf "%-8s %-22s %-16s %14.4g %7.1f %14.4g %7.1f %7.3f %s\n", "server",
-		       pm[1], pm[2], me, se, mx, sx, r, v
+		       pm[1], pm[2], me, se, mx, sx, r, verdict
 	}
 }' "$W/samples"
