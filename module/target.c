@@ -57,6 +57,8 @@
  *   remove, taken under the shard lock while the item is still in the
  *   tree: an instance with items left has not finished ->release, so its
  *   count is not zero then.
+ * - xpoll_reap_pos, the reaper's cursor, is touched by the reaper work
+ *   alone, and a work item never runs twice at once: it needs no lock.
  */
 #include <linux/file.h>
 #include <linux/hash.h>

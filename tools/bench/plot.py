@@ -78,8 +78,8 @@ def ratios(rows, outdir):
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("xpoll / epoll (median of paired repetitions); >1 better for rates, "
-                  "<1 better for latency and memory")
+    ax.set_xlabel("xpoll/epoll, median of paired repetitions\n"
+                  "(>1 better for rates; <1 better for latency, wakeups, memory)")
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "ratios.png"), dpi=100)
     plt.close(fig)
