@@ -57,6 +57,8 @@
  *   remove, taken under the shard lock while the item is still in the
  *   tree: an instance with items left has not finished ->release, so its
  *   count is not zero then.
+ * - Under a shard lock alone the reaper reads an item's ep, file and fd:
+ *   they are set before the item enters its shard and never change.
  * - xpoll_reap_pos, the reaper's cursor, is touched by the reaper work
  *   alone, and a work item never runs twice at once: it needs no lock.
  */

@@ -9,7 +9,7 @@
  * struct xpoll_instance  one per open() of /dev/xpoll (file->private_data).
  * struct xpoll_item      one watched (struct file *, fd) pair of an instance,
  *                        in the instance's rbtree keyed by (file, fd) and in
- *                        the global table of watched files (target.c).  It
+ *                        its file's shard of watched files (target.c).  It
  *                        holds its first wait-queue entry itself, so a watch
  *                        of an ordinary file is this one allocation.
  * struct xpoll_pwq       one entry on one wait queue that the target's
@@ -20,7 +20,8 @@
  * Locks, outermost first
  * ----------------------
  * 1. ep->mtx (mutex): the rbtree, every item field except the list links
- *    below, the pwq lists, and the right to scan the ready list (transfer,
+ *    below (ep, file and fd never change after ADD: see target.c), the pwq
+ *    lists, and the right to scan the ready list (transfer,
  *    instance poll).  Taken with mutex_lock() only at the top of a system
  *    call, the release path, fdinfo and the reaper, never while another
  *    xpoll lock is held.  Inside poll chains (f_op->poll of an instance, the
@@ -31,10 +32,11 @@
  *    "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
  *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
- * 3. The file lock (a hashed spinlock, target.c): the attach and detach
- *    of one file's items and the file reference they share.  Taken under
- *    ep->mtx, and under xpoll_topo_lock by an ADD of an instance; only the
- *    global table's bucket locks nest inside it.
+ * 3. A shard's lock (spinlock, target.c; the shard is picked by hashing
+ *    the file pointer): the attach and detach of one file's items and the
+ *    file reference they share, and the reaper's scan.  Taken under
+ *    ep->mtx, and under xpoll_topo_lock by an ADD of an instance; nothing
+ *    is taken inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
