@@ -86,9 +86,14 @@ static void xpoll_default_watches(void)
 /*
  * epoll's file_operations are not exported; an epoll file is an anonymous
  * inode file named "[eventpoll]".  The first one seen tells us epoll's
- * f_op, and from then on a pointer comparison answers.
+ * f_op, and from then on a pointer comparison answers.  Until then, the
+ * last f_op found not to be epoll's answers for files of the same kind (an
+ * f_op is epoll's for every file or for none, and epoll's is built in, so
+ * neither pointer can go stale), so a run of ADDs of eventfds or sockets
+ * does not read each one's superblock and name.
  */
 static const struct file_operations *xpoll_epoll_fops;
+static const struct file_operations *xpoll_other_fops;
 
 bool xpoll_file_is_epoll(struct file *file)
 {
@@ -97,11 +102,15 @@ bool xpoll_file_is_epoll(struct file *file)
 
 	if (fops)
 		return file->f_op == fops;
+	if (file->f_op == READ_ONCE(xpoll_other_fops))
+		return false;
 	name = &file->f_path.dentry->d_name;
 	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
 	    name->len != sizeof("[eventpoll]") - 1 ||
-	    memcmp(name->name, "[eventpoll]", name->len))
+	    memcmp(name->name, "[eventpoll]", name->len)) {
+		WRITE_ONCE(xpoll_other_fops, file->f_op);
 		return false;
+	}
 	WRITE_ONCE(xpoll_epoll_fops, file->f_op);
 	return true;
 }

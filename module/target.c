@@ -30,8 +30,10 @@
  *   take it off the ready list instead (xpoll_item_dead()); the transfer
  *   removes it at once.
  * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
- *   file is watched, walks the shards from a cursor (a (shard, file, item)
- *   key, only compared, never dereferenced) and removes the items of dead
+ *   file is watched (the ADD that makes the count of watched files 1
+ *   starts it, and each pass re-arms it while the count is not 0), walks
+ *   the shards from a cursor (a (shard, file, item) key, only compared,
+ *   never dereferenced) and removes the items of dead
  *   files, so the last of them drops the file reference and the file is
  *   really released (a closed socket closes and its peer sees EOF) even if
  *   it never becomes ready again.  Each pass checks max(XPOLL_REAP_MIN,
@@ -72,7 +74,7 @@
 #define XPOLL_REAP_MS		100
 #define XPOLL_REAP_SPLIT	8
 #define XPOLL_REAP_MIN		4096
-#define XPOLL_REAP_BATCH	256
+#define XPOLL_REAP_BATCH	64
 #define XPOLL_FILE_SHARD_BITS	8
 #define XPOLL_FILE_SHARDS	BIT(XPOLL_FILE_SHARD_BITS)
 
@@ -115,8 +117,8 @@ void xpoll_target_attach(struct xpoll_item *it)
 {
 	struct xpoll_file_shard *sh = xpoll_shard_of(it->file);
 	struct rb_node **p = &sh->items.rb_node, *parent = NULL;
+	bool first = true, kick = false;
 	struct xpoll_item *cur;
-	bool first = true;
 
 	spin_lock(&sh->lock);
 	while (*p) {
@@ -133,10 +135,11 @@ void xpoll_target_attach(struct xpoll_item *it)
 	rb_insert_color(&it->fnode, &sh->items);
 	if (first) {
 		get_file(it->file);
-		atomic_long_inc(&xpoll_nr_files);
+		/* The reaper re-arms itself while any file is watched. */
+		kick = atomic_long_inc_return(&xpoll_nr_files) == 1;
 	}
 	spin_unlock(&sh->lock);
-	if (first)
+	if (kick)
 		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
 				   msecs_to_jiffies(XPOLL_REAP_MS));
 }
