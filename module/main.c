@@ -39,7 +39,8 @@ static_assert(sizeof(struct epoll_event) == 12);
 /*
  * Per-user limit on items, as epoll's max_user_watches; a negative value at
  * load time means "compute it as epoll does" (4% of low memory divided by
- * the cost of one item and one wait entry).
+ * the cost of one watch: for xpoll the item, which holds its first wait
+ * entry; for epoll an epitem and an eppoll_entry).
  */
 unsigned long xpoll_max_user_watches;
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_max_user_watches);
@@ -79,7 +80,7 @@ static void xpoll_default_watches(void)
 	}
 	si_meminfo(&si);
 	max_user_watches = (((si.totalram - si.totalhigh) / 25) << PAGE_SHIFT) /
-		(sizeof(struct xpoll_item) + sizeof(struct xpoll_pwq));
+		sizeof(struct xpoll_item);
 	xpoll_max_user_watches = max_user_watches;
 }
 

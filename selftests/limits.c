@@ -200,13 +200,15 @@ TEST(default_limit_computed_like_epoll)
 	XP_REQUIRE(BE_XPOLL);
 	if (x < 0)
 		XP_SKIP("%s: %s missing", _metadata->name, XPOLL_LIMIT);
-	/* Same formula (4% of low memory / item cost), xpoll's item cost
-	 * differs: same order of magnitude.  (Valid while the sysctl is at
-	 * its default; the guest does not change it.) */
+	/* Same formula (4% of low memory / cost of one watch).  A watch
+	 * costs xpoll one 160-byte item and epoll an epitem and an
+	 * eppoll_entry (about 185 bytes on 6.1 x86-64, going by its default),
+	 * so xpoll's default is at least epoll's.  (Valid while the sysctl is at its default; the
+	 * guest does not change it.) */
 	TH_LOG("epoll max_user_watches %ld, xpoll %ld", e, x);
 	EXPECT_LT(0, x);
-	EXPECT_LE(e / 8, x);
-	EXPECT_GE(e * 8, x);
+	EXPECT_LE(e, x);
+	EXPECT_GE(e * 2, x);
 }
 
 /* ---- memory cgroup charging ---- */
