@@ -28,10 +28,13 @@ static_assert(sizeof(struct xpoll_ctl) == 40);
 static_assert(sizeof(struct xpoll_wait) == 56);
 static_assert(offsetof(struct xpoll_wait, timeout_ns) == 16);
 static_assert(offsetof(struct xpoll_wait, sigsetsize) == 32);
+static_assert(sizeof(struct xpoll_ctl_batch) == 40);
+static_assert(offsetof(struct xpoll_ctl_batch, nr) == 16);
 /* xpoll_copy_arg() reads whole 64-bit words. */
 static_assert(!(sizeof(struct xpoll_version) % 8) &&
 	      !(sizeof(struct xpoll_ctl) % 8) &&
-	      !(sizeof(struct xpoll_wait) % 8));
+	      !(sizeof(struct xpoll_wait) % 8) &&
+	      !(sizeof(struct xpoll_ctl_batch) % 8));
 #ifdef CONFIG_X86_64
 static_assert(sizeof(struct epoll_event) == 12);
 #endif
@@ -161,10 +164,19 @@ static long xpoll_ioc_version(void __user *uarg)
 		return -EINVAL;
 	v.abi_version = XPOLL_ABI_VERSION;
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
-		XPOLL_FEAT_FDINFO;
+		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
+}
+
+/* One change, from XPOLL_IOC_CTL or from a batch (batch.c). */
+int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
+{
+	if (c->flags || c->reserved[0] || c->reserved[1])
+		return -EINVAL;
+	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
+			    c->data);
 }
 
 static long xpoll_ioc_ctl(struct xpoll_instance *ep, void __user *uarg)
@@ -173,10 +185,7 @@ static long xpoll_ioc_ctl(struct xpoll_instance *ep, void __user *uarg)
 
 	if (xpoll_copy_arg(&c, uarg, sizeof(c)))
 		return -EFAULT;
-	if (c.flags || c.reserved[0] || c.reserved[1])
-		return -EINVAL;
-	return xpoll_ctl_fd(ep, c.op, c.fd, (__force __poll_t)c.events,
-			    c.data);
+	return xpoll_ctl_one(ep, &c);
 }
 
 static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -191,6 +200,8 @@ static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xpoll_ioc_ctl(ep, uarg);
 	case XPOLL_IOC_WAIT:
 		return xpoll_ioc_wait(ep, uarg);
+	case XPOLL_IOC_CTL_BATCH:
+		return xpoll_ioc_ctl_batch(ep, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -235,13 +235,6 @@ static int xpoll_put_user_event(struct xpoll_sink *sink, int idx,
 	return 0;
 }
 
-static void __user *xpoll_u64_to_uptr(u64 val)
-{
-	if (in_compat_syscall())
-		return compat_ptr((u32)val);
-	return u64_to_user_ptr(val);
-}
-
 /* Installs the caller's temporary signal mask, as set_user_sigmask(). */
 static int xpoll_set_sigmask(const struct xpoll_wait *w)
 {

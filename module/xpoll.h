@@ -115,6 +115,7 @@
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
 
+#include <linux/compat.h>
 #include <linux/fs.h>		/* before eventpoll.h, which needs it */
 #include <linux/eventpoll.h>
 #include <linux/irq_work.h>
@@ -237,6 +238,8 @@ extern unsigned long xpoll_max_user_watches;
 
 /* main.c */
 int xpoll_copy_arg(void *dst, const void __user *src, size_t size);
+struct xpoll_ctl;
+int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c);
 bool xpoll_file_is_epoll(struct file *file);
 enum xpoll_kind xpoll_kind_of(struct file *file);
 
@@ -285,6 +288,9 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns);
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
 
+/* batch.c */
+long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
+
 /* target.c */
 void xpoll_target_attach(struct xpoll_item *it);
 struct file *xpoll_target_detach(struct xpoll_item *it);
@@ -301,6 +307,14 @@ void xpoll_target_exit(void);
 static inline bool xpoll_item_dead(const struct xpoll_item *it)
 {
 	return file_count(it->file) == 1;
+}
+
+/* A __u64 user pointer of an ioctl struct, from a 64- or 32-bit caller. */
+static inline void __user *xpoll_u64_to_uptr(u64 val)
+{
+	if (in_compat_syscall())
+		return compat_ptr((u32)val);
+	return u64_to_user_ptr(val);
 }
 
 /* The order of the interest tree: by file pointer, then by fd. */

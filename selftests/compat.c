@@ -33,6 +33,7 @@ TEST(layouts)
 	EXPECT_EQ(32, sizeof(struct xpoll_version));
 	EXPECT_EQ(40, sizeof(struct xpoll_ctl));
 	EXPECT_EQ(56, sizeof(struct xpoll_wait));
+	EXPECT_EQ(40, sizeof(struct xpoll_ctl_batch));
 	EXPECT_EQ(12, sizeof(struct epoll_event));
 	TH_LOG("%zu-bit process", sizeof(void *) * 8);
 }
@@ -54,6 +55,34 @@ TEST(version_ioctl)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, ioctl(p, _IO(XPOLL_IOC_MAGIC, 0x0f), NULL));
 	EXPECT_EQ(ENOTTY, errno);
+	close(p);
+}
+
+/* The two user pointers inside struct xpoll_ctl_batch, from 32 bits. */
+TEST(ctl_batch_pointers)
+{
+	struct xpoll_ctl c[2] = {
+		{ .op = EPOLL_CTL_ADD, .events = EPOLLIN, .data = 0x1122334455667788ULL },
+		{ .op = EPOLL_CTL_ADD, .fd = -1, .events = EPOLLIN },
+	};
+	int32_t res[2] = { 9, 9 };
+	struct xpoll_ctl_batch b = {
+		.ctls = (uintptr_t)c, .results = (uintptr_t)res, .nr = 2,
+	};
+	struct epoll_event ev;
+	int p, efd;
+
+	XP_REQUIRE(BE_XPOLL);
+	p = xp_open(O_CLOEXEC);
+	efd = eventfd(1, EFD_CLOEXEC);
+	ASSERT_LE(0, p);
+	c[0].fd = efd;
+	ASSERT_EQ(2, ioctl(p, XPOLL_IOC_CTL_BATCH, &b));
+	EXPECT_EQ(0, res[0]);
+	EXPECT_EQ(-EBADF, res[1]);
+	ASSERT_EQ(1, xp_wait_raw(p, &ev, 1, 0, NULL));
+	EXPECT_EQ(0x1122334455667788ULL, ev.data.u64);
+	close(efd);
 	close(p);
 }
 

@@ -190,6 +190,23 @@ static int t_ctl(int op, int fd, uint32_t events, uint64_t data)
 		e.events = events &= ~EPOLLONESHOT;
 	if (self_check) {
 		r = epoll_ctl(xp, op, fd, &e);
+	} else if (st.ctl % 3 == 1) {
+		/*
+		 * Every third change goes through XPOLL_IOC_CTL_BATCH, whose
+		 * per-change result must be the same errno (chosen by count,
+		 * not by rnd(), so a seed replays the same sequence).
+		 */
+		struct xpoll_ctl c = { .op = (uint32_t)op, .fd = fd,
+				       .events = events, .data = data };
+		int32_t res = 1;
+		struct xpoll_ctl_batch b = { .ctls = (uintptr_t)&c,
+					     .results = (uintptr_t)&res, .nr = 1 };
+
+		r = ioctl(xp, XPOLL_IOC_CTL_BATCH, &b);
+		if (r != 1)
+			fail("XPOLL_IOC_CTL_BATCH of one change returned %d (%s)",
+			     r, strerror(errno));
+		return res;
 	} else {
 		struct xpoll_ctl c = { .op = (uint32_t)op, .fd = fd,
 				       .events = events, .data = data };

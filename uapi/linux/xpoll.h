@@ -36,10 +36,11 @@
 #define XPOLL_FEAT_WAIT		_BITULL(1)	/* XPOLL_IOC_WAIT, with sigmask */
 #define XPOLL_FEAT_POLL		_BITULL(2)	/* instance is pollable/nestable */
 #define XPOLL_FEAT_FDINFO	_BITULL(3)	/* items listed in fdinfo */
+#define XPOLL_FEAT_CTL_BATCH	_BITULL(8)	/* XPOLL_IOC_CTL_BATCH */
 /*
  * Reserved for what comes next, not reported by this version:
- * bit 8 batched ctl, bit 9 ctl+wait, bit 10 user-triggered events,
- * bit 11 mmap'ed ready ring, bit 12 minimum-wait batching, bit 13 statistics.
+ * bit 9 ctl+wait, bit 10 user-triggered events, bit 11 mmap'ed ready ring,
+ * bit 12 minimum-wait batching, bit 13 statistics.
  */
 
 struct xpoll_version {
@@ -77,6 +78,31 @@ struct xpoll_wait {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * Many changes in one call.  ctls[i] is applied exactly as XPOLL_IOC_CTL
+ * would apply it (same checks, same errno, reserved fields included), in
+ * array order, each on its own: the batch is not atomic, and a change that
+ * fails does not stop the ones after it.  results[i] receives 0 or the
+ * negative errno of ctls[i].
+ *
+ * The call returns the number of results stored: nr, unless reading
+ * ctls[i] or storing results[i] faulted, or a fatal signal arrived, which
+ * stops the batch at i (a fault on results[i] comes after ctls[i] was
+ * applied).  It fails, with nothing applied, with EINVAL for a bad header
+ * (flags, reserved, nr 0 or above XPOLL_CTL_BATCH_MAX) and with EFAULT when
+ * the header or ctls[0] cannot be read, results[0] cannot be written, or
+ * either array does not lie in user space.
+ */
+#define XPOLL_CTL_BATCH_MAX	1024
+
+struct xpoll_ctl_batch {
+	__u64 ctls;		/* user pointer: struct xpoll_ctl[nr] */
+	__u64 results;		/* user pointer: __s32[nr], out */
+	__u32 nr;		/* 1 .. XPOLL_CTL_BATCH_MAX */
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define XPOLL_IOC_MAGIC		0xB8
 /* Returns 0. */
 #define XPOLL_IOC_VERSION	_IOWR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version)
@@ -84,6 +110,8 @@ struct xpoll_wait {
 #define XPOLL_IOC_CTL		_IOW(XPOLL_IOC_MAGIC, 0x01, struct xpoll_ctl)
 /* Returns the number of events stored, as epoll_pwait2(2). */
 #define XPOLL_IOC_WAIT		_IOW(XPOLL_IOC_MAGIC, 0x02, struct xpoll_wait)
-/* 0x03..0x0f are reserved for the commands the feature bits above name. */
+/* Returns the number of results stored (see struct xpoll_ctl_batch). */
+#define XPOLL_IOC_CTL_BATCH	_IOW(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch)
+/* 0x04..0x0f are reserved for the commands the feature bits above name. */
 
 #endif /* _UAPI_LINUX_XPOLL_H */
