@@ -7,7 +7,9 @@
  * draws them).
  *
  * Workloads (issue 6):
- *  ctl      ADD, MOD, DEL per second with N registered eventfds
+ *  ctl      ADD, MOD, DEL per second with N registered eventfds: one call
+ *           per change (what the preload does for an epoll program), and
+ *           xpoll's changes CTL_BATCH per XPOLL_IOC_CTL_BATCH call
  *  wait     events per second returned by waits, N registered, K ready,
  *           level-triggered (the same K every wait) or edge-triggered (the
  *           K are written again before each wait: a new edge each time)
@@ -55,6 +57,9 @@
 
 enum { EP, XP };
 static const char *const be_name[] = { "epoll", "xpoll" };
+
+/* Changes per XPOLL_IOC_CTL_BATCH call in the batched ctl rows. */
+#define CTL_BATCH 64
 
 static int reps = 5;
 static double budget = 0.2;	/* seconds per timed sample */
@@ -229,11 +234,43 @@ static void set_ready(long k, int ready)
 /* ---- 1. ctl throughput ------------------------------------------------------------ */
 
 /*
+ * The changes i .. i + nr - 1 of one phase as one XPOLL_IOC_CTL_BATCH call,
+ * every per-change result checked.
+ */
+static void xp_ctl_batch(int x, int op, uint32_t ev, long i, int nr)
+{
+	struct xpoll_ctl c[CTL_BATCH];
+	int32_t res[CTL_BATCH];
+	struct xpoll_ctl_batch b = {
+		.ctls = (uintptr_t)c, .results = (uintptr_t)res, .nr = nr,
+	};
+
+	memset(c, 0, sizeof(c[0]) * nr);
+	for (int j = 0; j < nr; j++) {
+		c[j].op = op;
+		c[j].fd = efd[i + j];
+		c[j].events = ev;
+		c[j].data = i + j;
+	}
+	if (ioctl(x, XPOLL_IOC_CTL_BATCH, &b) != nr)
+		die("XPOLL_IOC_CTL_BATCH");
+	for (int j = 0; j < nr; j++)
+		if (res[j]) {
+			errno = -res[j];
+			die("batched change");
+		}
+}
+
+/*
  * One sample: ADD, MOD and DEL of all N targets, repeated until the three
  * phases together took the time budget (a single pass of 1k targets takes
  * a few milliseconds: too short to time well), each phase timed apart.
+ * With @batched, xpoll makes its changes CTL_BATCH at a time with
+ * XPOLL_IOC_CTL_BATCH; epoll has no such call and makes them one by one
+ * as in the per-call row, so the row compares each interface's fastest way
+ * to make N changes.
  */
-static void bench_ctl(int be, int rep, long n)
+static void bench_ctl(int be, int rep, long n, int batched)
 {
 	static const char *const metric[3] = { "ADD/s", "MOD/s", "DEL/s" };
 	static const int op[3] = { EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL };
@@ -248,15 +285,20 @@ static void bench_ctl(int be, int rep, long n)
 	do {
 		for (int k = 0; k < 3; k++) {
 			t0 = now();
-			for (long i = 0; i < n; i++)
-				if (b_ctl(be, x, op[k], efd[i], ev[k], i))
-					die(metric[k]);
+			if (batched && be == XP)
+				for (long i = 0; i < n; i += CTL_BATCH)
+					xp_ctl_batch(x, op[k], ev[k], i,
+						     n - i < CTL_BATCH ? n - i : CTL_BATCH);
+			else
+				for (long i = 0; i < n; i++)
+					if (b_ctl(be, x, op[k], efd[i], ev[k], i))
+						die(metric[k]);
 			t[k] += now() - t0;
 		}
 		cycles++;
 	} while (t[0] + t[1] + t[2] < budget);
 	close(x);
-	snprintf(p, sizeof(p), "N=%ld", n);
+	snprintf(p, sizeof(p), batched ? "N=%ld batch=%d" : "N=%ld", n, CTL_BATCH);
 	for (int k = 0; k < 3; k++)
 		sample("ctl", p, metric[k], 0, be, rep, cycles * n / t[k]);
 }
@@ -585,7 +627,8 @@ int main(int argc, char **argv)
 			BOTH(bench_null(be, rep));
 		if (strstr(only, "ctl"))
 			for (i = 0; i < 4 && sizes[i] <= max_n; i++)
-				BOTH(bench_ctl(be, rep, sizes[i]));
+				for (int batched = 0; batched < 2; batched++)
+					BOTH(bench_ctl(be, rep, sizes[i], batched));
 		if (strstr(only, "wait"))
 			for (i = 0; i < 3 && sizes[i] <= max_n; i++)
 				for (int et = 0; et < 2; et++) {
