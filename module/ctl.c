@@ -254,7 +254,7 @@ static void xpoll_nest_unlink(struct xpoll_item *it)
 /*
  * Removes @it from @ep: unhooks its wait entries (after which no callback
  * can run on it), takes it off the tree, the ready list, the nesting edge
- * and its file's shard (target.c), and frees it.  Never called during a
+ * and its file's tree (target.c), and frees it.  Never called during a
  * scan of the ready list (the ovflist may point at items then).
  */
 void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)

@@ -9,7 +9,7 @@
  * struct xpoll_instance  one per open() of /dev/xpoll (file->private_data).
  * struct xpoll_item      one watched (struct file *, fd) pair of an instance,
  *                        in the instance's rbtree keyed by (file, fd) and in
- *                        its file's shard of watched files (target.c).  It
+ *                        its file's tree of watched files (target.c).  It
  *                        holds its first wait-queue entry itself, so a watch
  *                        of an ordinary file is this one allocation.
  * struct xpoll_pwq       one entry on one wait queue that the target's
@@ -32,11 +32,11 @@
  *    "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
  *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
- * 3. A shard's lock (spinlock, target.c; the shard is picked by hashing
- *    the file pointer): the attach and detach of one file's items and the
- *    file reference they share, and the reaper's scan.  Taken under
- *    ep->mtx, and under xpoll_topo_lock by an ADD of an instance; nothing
- *    is taken inside it.
+ * 3. A file tree's lock (spinlock, target.c; the tree is picked by
+ *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
+ *    attach and detach of one file's items and the file reference they
+ *    share, and the reaper's scan.  Taken under ep->mtx, and under
+ *    xpoll_topo_lock by an ADD of an instance; nothing is taken inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
@@ -50,13 +50,13 @@
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
  *   ->release after every item is removed) and one per item the reaper is
- *   about to remove (taken under its shard lock, see target.c).  The
+ *   about to remove (taken under its tree's lock, see target.c).  The
  *   instance is freed at zero.
  * - An item lives from a successful ADD to its removal (DEL, release of its
  *   instance, or its target found dead); removal always runs under ep->mtx,
  *   first unhooks every pwq (remove_wait_queue() waits for a callback that
  *   runs on that queue), then unlinks the ready list, the nesting edge and
- *   its file's shard, then frees the item.  So a callback never sees a
+ *   its file's tree, then frees the item.  So a callback never sees a
  *   freed item.
  * - A pwq whose wait queue dies first (POLLFREE: signalfd, binder) is
  *   detached by the callback itself: list_del_init() of the entry and
@@ -219,7 +219,7 @@ struct xpoll_item {
 	int fd;
 	__poll_t events;		/* interest and mode bits */
 	u64 data;
-	struct rb_node fnode;		/* in its file's shard, target.c */
+	struct rb_node fnode;		/* in its file's tree, target.c */
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
 };
 

@@ -705,7 +705,7 @@ static long nr_items(struct file *xf)
 }
 
 /*
- * The reaper scans the file shards in batches and takes at most a few
+ * The reaper scans the file trees in batches and takes at most a few
  * dead items out of each batch: with hundreds of files, every other one
  * closed by the user, and a third of them also watched by a second
  * instance, a pass must remove every dead item and no live one.
@@ -737,7 +737,7 @@ static void xpoll_reaper_many(struct kunit *test)
 	for (i = 0; i < NF; i += 2)
 		fput(tf[i]);
 	flush_delayed_fput();
-	/* A pass may begin in the middle of a shard: two cover everything. */
+	/* A pass may begin in the middle of a tree: two cover everything. */
 	xpoll_reap_now();
 	xpoll_reap_now();
 	flush_delayed_fput();
