@@ -45,6 +45,7 @@ static struct kmem_cache *xpoll_item_cache;
  * below what epoll spends on one watch (see struct xpoll_item).
  */
 static_assert(sizeof(struct xpoll_item) <= 160);
+static_assert(!(sizeof(struct xpoll_item) % 32));
 #endif
 
 static DEFINE_MUTEX(xpoll_topo_lock);
@@ -468,8 +469,9 @@ int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
 
 int xpoll_ctl_init(void)
 {
+	/* 32-byte alignment: see the layout of struct xpoll_item. */
 	xpoll_item_cache = kmem_cache_create("xpoll_item",
-					     sizeof(struct xpoll_item), 0,
+					     sizeof(struct xpoll_item), 32,
 					     SLAB_ACCOUNT, NULL);
 	return xpoll_item_cache ? 0 : -ENOMEM;
 }

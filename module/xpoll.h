@@ -211,15 +211,21 @@ struct xpoll_nest {
  * (enum xpoll_kind) is read off its file, not stored.
  */
 struct xpoll_item {
+	/*
+	 * What a descent of the instance's tree reads comes first: rbn and
+	 * file, bytes 0-31.  Items are 32-byte aligned (ctl.c; 160 is a
+	 * multiple of 32, so it costs nothing), so those never straddle a
+	 * cache line; they did when file sat at offset 56.
+	 */
 	struct rb_node rbn;		/* in ep->rbr, under ep->mtx */
-	struct list_head rdllink;	/* ready/tx list, under ep->lock */
-	struct xpoll_item *next;	/* ovflist link, under ep->lock */
-	struct xpoll_instance *ep;
 	struct file *file;		/* key of rbn (with fd) and of fnode */
 	int fd;
 	__poll_t events;		/* interest and mode bits */
-	u64 data;
 	struct rb_node fnode;		/* in its file's tree, target.c */
+	struct list_head rdllink;	/* ready/tx list, under ep->lock */
+	struct xpoll_item *next;	/* ovflist link, under ep->lock */
+	struct xpoll_instance *ep;
+	u64 data;
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
 };
 
