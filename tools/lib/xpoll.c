@@ -205,6 +205,18 @@ XPOLL_API int xpoll_version(int xpfd, uint32_t *abi_version,
 	return 0;
 }
 
+XPOLL_API int xpoll_ctl_batch(int xpfd, const struct xpoll_ctl *ctls,
+			      int32_t *results, unsigned int nr)
+{
+	struct xpoll_ctl_batch b;
+
+	memset(&b, 0, sizeof(b));
+	b.ctls = (uint64_t)(uintptr_t)ctls;
+	b.results = (uint64_t)(uintptr_t)results;
+	b.nr = nr;
+	return ioctl(xpfd, XPOLL_IOC_CTL_BATCH, &b);
+}
+
 XPOLL_API int xpoll_is_instance(int fd)
 {
 	struct stat st;

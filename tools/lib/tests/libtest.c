@@ -219,6 +219,20 @@ static void part2(void)
 	BOTH(xpoll_wait(xp, nullbuf, 4, 0), epoll_wait(ep, nullbuf, 4, 0), "wait into a NULL buffer");
 	BOTH(xpoll_ctl(xp, EPOLL_CTL_DEL, p[0], NULL), epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL), "DEL");
 
+	/* a batch: each result is what xpoll_ctl gave above, in order */
+	struct xpoll_ctl bc[3] = {
+		{ .op = EPOLL_CTL_ADD, .fd = p[0], .events = EPOLLIN, .data = 5 },
+		{ .op = EPOLL_CTL_ADD, .fd = p[0], .events = EPOLLIN },
+		{ .op = EPOLL_CTL_DEL, .fd = p[0] },
+	};
+	int32_t br[3] = { 1, 1, 1 };
+
+	result(xpoll_ctl_batch(xp, bc, br, 3) == 3 && br[0] == 0 && br[1] == -EEXIST && br[2] == 0,
+	       "xpoll_ctl_batch: ADD, ADD again, DEL -> 0, -EEXIST, 0 (%d %d %d)", br[0], br[1], br[2]);
+	result(xpoll_ctl_batch(xp, bc, br, 0) < 0 && errno == EINVAL, "xpoll_ctl_batch nr 0 -> EINVAL");
+	result(xpoll_ctl_batch(p[0], bc, br, 1) < 0 && errno == ENOTTY,
+	       "xpoll_ctl_batch on a pipe -> ENOTTY");
+
 	/* timeouts: ms and timespec are converted to ns, -1/NULL block */
 	double t0 = now();
 	int n = xpoll_wait(xp, out, 4, 120);

@@ -53,6 +53,16 @@ int xpoll_pwait2(int xpfd, struct epoll_event *events, int maxevents,
 int xpoll_version(int xpfd, uint32_t *abi_version, uint64_t *features);
 /* 1 if fd is an xpoll instance, 0 if not, -1 with errno (EBADF). */
 int xpoll_is_instance(int fd);
+/*
+ * XPOLL_IOC_CTL_BATCH (feature XPOLL_FEAT_CTL_BATCH): nr (1 ..
+ * XPOLL_CTL_BATCH_MAX) changes in array order, each as xpoll_ctl() would
+ * make it; results[i] gets 0 or -errno of ctls[i].  Returns the number of
+ * results stored (nr unless a fault stopped it), or -1 with errno
+ * (EINVAL: bad nr; EFAULT: nothing applied; ENOTTY: not an instance, or
+ * a module without the feature).  See uapi/linux/xpoll.h.
+ */
+int xpoll_ctl_batch(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
+		    unsigned int nr);
 
 #ifdef __cplusplus
 }
