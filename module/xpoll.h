@@ -212,20 +212,22 @@ struct xpoll_nest {
  */
 struct xpoll_item {
 	/*
-	 * What a descent of the instance's tree reads comes first: rbn and
-	 * file, bytes 0-31.  Items are 32-byte aligned (ctl.c; 160 is a
-	 * multiple of 32, so it costs nothing), so those never straddle a
-	 * cache line; they did when file sat at offset 56.
+	 * Laid out for the two hot paths.  A descent of the instance's tree
+	 * reads rbn and file (bytes 0-31); items are 32-byte aligned (ctl.c;
+	 * 160 is a multiple of 32, so it costs nothing), so those never
+	 * straddle a cache line.  The transfer of a ready item reads file,
+	 * events, data and rdllink (bytes 24-63): one line for every other
+	 * item, two for the rest.
 	 */
 	struct rb_node rbn;		/* in ep->rbr, under ep->mtx */
 	struct file *file;		/* key of rbn (with fd) and of fnode */
 	int fd;
 	__poll_t events;		/* interest and mode bits */
-	struct rb_node fnode;		/* in its file's tree, target.c */
+	u64 data;
 	struct list_head rdllink;	/* ready/tx list, under ep->lock */
 	struct xpoll_item *next;	/* ovflist link, under ep->lock */
 	struct xpoll_instance *ep;
-	u64 data;
+	struct rb_node fnode;		/* in its file's tree, target.c */
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
 };
 
