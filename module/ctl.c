@@ -47,8 +47,7 @@ static struct kmem_cache *xpoll_item_cache;
 static_assert(sizeof(struct xpoll_item) <= 160);
 static_assert(!(sizeof(struct xpoll_item) % 32));
 /* The layout the comment on struct xpoll_item relies on. */
-static_assert(offsetofend(struct xpoll_item, file) <= 32);
-static_assert(offsetof(struct xpoll_item, file) >= 24 &&
+static_assert(offsetofend(struct xpoll_item, file) <= 32 &&
 	      offsetofend(struct xpoll_item, rdllink) <= 64);
 #endif
 

@@ -35,7 +35,8 @@
  * 3. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
  *    attach and detach of one file's items and the file reference they
- *    share, and the reaper's scan.  Taken under ep->mtx, and under
+ *    share, its trees' bits in the map of non-empty trees, and the
+ *    reaper's scan.  Taken under ep->mtx, and under
  *    xpoll_topo_lock by an ADD of an instance; nothing is taken inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
