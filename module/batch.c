@@ -16,6 +16,11 @@
  * instance may run between two of its changes.  The batch holds no lock
  * across changes, so it adds no lock rule (see xpoll.h).
  *
+ * The changes are read XPOLL_BATCH_CHUNK at a time, in one user-access
+ * section per chunk (a section is most of the cost of a small copy where
+ * STAC/CLAC are expensive, as under TCG); results are stored one by one,
+ * each after its change, so the return value keeps its meaning.
+ *
  * Stops early (uapi/linux/xpoll.h): at a fault reading a change or storing
  * a result, and at a fatal signal, so a killed task does not finish a long
  * batch first.  Other signals do not interrupt it: ctl never sleeps
@@ -27,13 +32,45 @@
 #include <linux/xpoll.h>
 #include "xpoll.h"
 
+/* 8 changes: 320 bytes of stack. */
+#define XPOLL_BATCH_CHUNK	8
+
+/*
+ * Reads up to @n changes; returns how many were read whole (fewer than @n
+ * only on a fault).  A misaligned array takes xpoll_copy_arg()'s generic
+ * path, one change at a time.
+ */
+static u32 xpoll_read_ctls(struct xpoll_ctl *dst,
+			   const struct xpoll_ctl __user *src, u32 n)
+{
+	const size_t wpc = sizeof(*dst) / sizeof(u64);	/* words per change */
+	const u64 __user *us = (const u64 __user *)src;
+	u64 *d = (u64 *)dst;
+	size_t w = 0;
+	u32 i;
+
+	if (!IS_ALIGNED((unsigned long)src, sizeof(u64))) {
+		for (i = 0; i < n; i++)
+			if (xpoll_copy_arg(&dst[i], &src[i], sizeof(*dst)))
+				break;
+		return i;
+	}
+	if (!user_access_begin(src, n * sizeof(*dst)))
+		return 0;
+	for (; w < n * wpc; w++)
+		unsafe_get_user(d[w], &us[w], out);
+out:
+	user_access_end();
+	return w / wpc;
+}
+
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 {
-	struct xpoll_ctl_batch b;
+	struct xpoll_ctl c[XPOLL_BATCH_CHUNK];
 	struct xpoll_ctl __user *uctls;
-	struct xpoll_ctl c;
+	struct xpoll_ctl_batch b;
 	s32 __user *ures;
-	u32 i;
+	u32 i, k, got = 0;
 	s32 res;
 
 	if (xpoll_copy_arg(&b, uarg, sizeof(b)))
@@ -49,14 +86,19 @@ long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 		return -EFAULT;
 
 	for (i = 0; i < b.nr; i++) {
+		k = i % XPOLL_BATCH_CHUNK;
 		if (i) {
 			if (fatal_signal_pending(current))
 				break;
 			cond_resched();
 		}
-		if (xpoll_copy_arg(&c, &uctls[i], sizeof(c)))
+		if (!k)
+			got = xpoll_read_ctls(c, &uctls[i],
+					      min_t(u32, b.nr - i,
+						    XPOLL_BATCH_CHUNK));
+		if (k >= got)	/* reading ctls[i] faulted */
 			break;
-		res = xpoll_ctl_one(ep, &c);
+		res = xpoll_ctl_one(ep, &c[k]);
 		if (put_user(res, &ures[i]))
 			break;
 	}

@@ -77,7 +77,11 @@
  * ep->lock into a private txlist and sets ep->ovflist active; callbacks then
  * chain items on ovflist (LIFO, through item->next; XPOLL_UNACTIVE marks an
  * item not on it).  Items are re-polled and copied out with only ep->mtx
- * held.  At the end the ovflist items go back to the ready list in FIFO
+ * held, in chunks (XPOLL_SEND_CHUNK): an item leaves txlist when it is
+ * re-polled, and what its delivery does to it (level-triggered: back on the
+ * ready list; one-shot: disarmed) happens only once its chunk is stored, so
+ * the items of a chunk that faults go back to txlist untouched.  At the end
+ * the ovflist items go back to the ready list in FIFO
  * order, the unsent txlist items in front of them, and waiters are woken.
  * This is the order epoll keeps, so both report the same events for the
  * same maxevents.
@@ -232,10 +236,15 @@ struct xpoll_item {
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
 };
 
-/* Where a transfer delivers events: user buffer, or a KUnit array. */
+/*
+ * Where a transfer delivers events: user buffer, or a KUnit array.  put()
+ * stores @n events at positions @idx.. in order and returns how many it
+ * stored (fewer than @n on a fault).  It runs under ep->mtx, with the
+ * ready list stolen (see "Ready list and transfer").
+ */
 struct xpoll_sink {
-	int (*put)(struct xpoll_sink *sink, int idx, __poll_t revents,
-		   u64 data);
+	int (*put)(struct xpoll_sink *sink, int idx,
+		   const struct epoll_event *evs, int n);
 	union {
 		void __user *uptr;
 		void *kptr;

@@ -252,6 +252,51 @@ TEST_F(batch, fault_midway_stops_there)
 		close(efd[i]);
 }
 
+/*
+ * xpoll reads changes 8 at a time: a fault in a later chunk, on an aligned
+ * or a misaligned array, still applies exactly the changes before it.
+ */
+TEST_F(batch, fault_in_a_later_chunk_stops_there)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int efd[20];
+	struct xpoll_ctl *c;
+	int32_t res[20];
+
+	ASSERT_NE(MAP_FAILED, two);
+	ASSERT_EQ(0, mprotect(two + pg, pg, PROT_NONE));
+	for (int i = 0; i < 20; i++) {
+		ASSERT_LE(0, efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	}
+	for (int skew = 0; skew <= 4; skew += 4) {
+		/* Eleven whole changes before the hole, the 12th cut by it. */
+		c = (struct xpoll_ctl *)(two + pg - 11 * sizeof(*c) - skew);
+		for (int i = 0; i < 11; i++) {
+			struct xpoll_ctl one = mk(EPOLL_CTL_ADD, efd[i],
+						  EPOLLIN, i);
+
+			memcpy(&c[i], &one, sizeof(one));	/* maybe misaligned */
+		}
+		if (skew)
+			memset(&c[11], 0, skew);
+		memset(res, 0x55, sizeof(res));
+		EXPECT_EQ(11, xp_batch(self->xp, c, res, 20))
+			TH_LOG("skew %d", skew);
+		EXPECT_EQ(0, res[0]);
+		EXPECT_EQ(0, res[10]);
+		EXPECT_EQ(0x55555555, res[11]);
+		EXPECT_EQ(11, fdinfo_items(self->xp));
+		for (int i = 0; i < 11; i++)
+			EXPECT_EQ(0, xp_ctl_raw(self->xp, EPOLL_CTL_DEL, efd[i],
+						0, 0));
+	}
+	munmap(two, 2 * pg);
+	for (int i = 0; i < 20; i++)
+		close(efd[i]);
+}
+
 /* Changes apply in array order, each seeing the ones before it. */
 TEST_F(batch, later_changes_see_earlier_ones)
 {

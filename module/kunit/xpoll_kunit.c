@@ -127,24 +127,29 @@ struct kev {
 
 struct ksink {
 	struct xpoll_sink sink;
-	struct kev ev[16];
+	struct kev ev[48];
+	int calls;		/* put() calls: one per chunk */
 	int fail_at;		/* put() fails at this index, or -1 */
 	void (*hook)(struct ksink *ks, int idx);	/* runs inside put() */
 	void *hook_arg;
 };
 
-static int ksink_put(struct xpoll_sink *sink, int idx, __poll_t revents,
-		     u64 data)
+static int ksink_put(struct xpoll_sink *sink, int idx,
+		     const struct epoll_event *evs, int n)
 {
 	struct ksink *ks = container_of(sink, struct ksink, sink);
+	int i;
 
-	if (idx == ks->fail_at)
-		return -EFAULT;
-	if (ks->hook)
-		ks->hook(ks, idx);
-	ks->ev[idx].events = revents;
-	ks->ev[idx].data = data;
-	return 0;
+	ks->calls++;
+	for (i = 0; i < n; i++, idx++) {
+		if (idx == ks->fail_at || idx >= ARRAY_SIZE(ks->ev))
+			break;
+		if (ks->hook)
+			ks->hook(ks, idx);
+		ks->ev[idx].events = evs[i].events;
+		ks->ev[idx].data = evs[i].data;
+	}
+	return i;
 }
 
 static void ksink_init(struct ksink *ks)
@@ -495,6 +500,69 @@ static void xpoll_transfer_overflow(struct kunit *test)
 	put_file(c);
 }
 
+/*
+ * Events leave in chunks: a fault in the second chunk delivers the first
+ * chunk and the part of the second before the fault, and the items after it
+ * stay ready and armed, in order, in front of the re-queued ones.
+ */
+#define NCHUNKT 40
+static void xpoll_transfer_chunks(struct kunit *test)
+{
+	static const __poll_t mode[3] = { 0, EPOLLET, EPOLLONESHOT };
+	struct file *xf = inst_new(test), *tf[NCHUNKT];
+	struct xpoll_instance *ep = ep_of(xf);
+	struct xpoll_item *it;
+	struct ksink ks;
+	int i, k;
+
+	for (i = 0; i < NCHUNKT; i++) {
+		tf[i] = xpt_new(test, 1, EPOLLIN);
+		KUNIT_ASSERT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf[i], i,
+					  EPOLLIN | mode[i % 3], i), 0);
+	}
+
+	ksink_init(&ks);
+	ks.fail_at = 20;
+	KUNIT_ASSERT_EQ(test, wait0(xf, &ks, 48), 20);
+	KUNIT_EXPECT_EQ(test, ks.calls, 2);
+	for (i = 0; i < 20; i++)
+		KUNIT_EXPECT_EQ(test, ks.ev[i].data, (u64)i);
+	for (i = 0; i < NCHUNKT; i++) {
+		bool sent = i < 20;
+
+		KUNIT_EXPECT_EQ_MSG(test, on_ready_list(ep, tf[i], i),
+				    !sent || !mode[i % 3], "item %d", i);
+		mutex_lock(&ep->mtx);
+		it = xpoll_find(ep, tf[i], i);
+		KUNIT_EXPECT_EQ_MSG(test, !!(it->events & EPOLLIN),
+				    !sent || mode[i % 3] != EPOLLONESHOT,
+				    "item %d", i);
+		mutex_unlock(&ep->mtx);
+	}
+
+	/* The unsent ones first, then the level-triggered sent ones. */
+	ksink_init(&ks);
+	KUNIT_ASSERT_EQ(test, wait0(xf, &ks, 48), 27);
+	KUNIT_EXPECT_EQ(test, ks.calls, 2);
+	for (i = 0; i < 20; i++)
+		KUNIT_EXPECT_EQ(test, ks.ev[i].data, (u64)(20 + i));
+	for (k = 0; k < 7; k++)
+		KUNIT_EXPECT_EQ(test, ks.ev[20 + k].data, (u64)(3 * k));
+
+	/* maxevents ends the second chunk early. */
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 17), 14);	/* LT only now */
+	ksink_init(&ks);
+	for (i = 0; i < NCHUNKT; i += 3)
+		xpt_signal(tf[i + 1 < NCHUNKT ? i + 1 : i], 0, EPOLLIN);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 17), 17);
+	KUNIT_EXPECT_EQ(test, ks.calls, 2);
+
+	put_file(xf);
+	for (i = 0; i < NCHUNKT; i++)
+		put_file(tf[i]);
+}
+
 struct waiter {
 	struct file *xf;
 	struct completion done;
@@ -773,6 +841,7 @@ static struct kunit_case xpoll_callback_cases[] = {
 static struct kunit_case xpoll_transfer_cases[] = {
 	KUNIT_CASE(xpoll_transfer_modes),
 	KUNIT_CASE(xpoll_transfer_overflow),
+	KUNIT_CASE(xpoll_transfer_chunks),
 	KUNIT_CASE(xpoll_transfer_blocking_and_exclusive),
 	{}
 };
