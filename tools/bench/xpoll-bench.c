@@ -20,7 +20,11 @@
  *           wait returns per event and events per second
  *  null     the cost of entering each interface, to tell it apart from the
  *           work done inside: XPOLL_IOC_VERSION against epoll_ctl with an
- *           invalid op (both look up the instance fd and return at once)
+ *           invalid op (both look up the instance fd and return at once);
+ *           the bare entry, an unknown ioctl command on the instance
+ *           (ENOTTY) against epoll_wait with maxevents 0 (EINVAL); and the
+ *           same unknown command on an eventfd, which xpoll never sees:
+ *           what any ioctl() costs on this kernel
  *  memory   bytes per watch: the growth of the kernel's unreclaimable slab
  *           (SUnreclaim in /proc/meminfo) when N watches are added
  *
@@ -327,6 +331,34 @@ static void bench_null(int be, int rep)
 	sample("null", "VERSION|bad-op", "calls/s", 0, be, rep, calls / t);
 }
 
+/*
+ * The bare entry: xpoll's (or, with @efd, any driver's) ioctl() path with
+ * a command nobody knows against epoll_wait() refusing maxevents 0 before
+ * it looks at anything.
+ */
+static void bench_entry(int be, int rep, int efd)
+{
+	struct epoll_event e;
+	double t0 = now(), t;
+	long calls = 0;
+	int x = b_open(be);
+	int fd = efd >= 0 ? efd : x;
+
+	do {
+		for (int i = 0; i < 1000; i++) {
+			if (be == XP ? ioctl(fd, _IO(XPOLL_IOC_MAGIC, 0x7f)) != -1 ||
+				       errno != ENOTTY
+				     : epoll_wait(x, &e, 0, 0) != -1 || errno != EINVAL)
+				die("entry op");
+		}
+		calls += 1000;
+		t = now() - t0;
+	} while (t < budget);
+	close(x);
+	sample("null", efd >= 0 ? "ioctl(eventfd)|maxevents-0" : "ENOTTY|maxevents-0",
+	       "calls/s", 0, be, rep, calls / t);
+}
+
 /* ---- 2. wait cost ------------------------------------------------------------------- */
 
 static void bench_wait(int be, int rep, long n, long k, int et)
@@ -623,8 +655,11 @@ int main(int argc, char **argv)
 			if (only_be < 0 || be == only_be)		\
 				call;					\
 		}
-		if (strstr(only, "null"))
+		if (strstr(only, "null")) {
 			BOTH(bench_null(be, rep));
+			BOTH(bench_entry(be, rep, -1));
+			BOTH(bench_entry(be, rep, efd[0]));
+		}
 		if (strstr(only, "ctl"))
 			for (i = 0; i < 4 && sizes[i] <= max_n; i++)
 				for (int batched = 0; batched < 2; batched++)
