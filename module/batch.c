@@ -66,9 +66,10 @@ out:
 
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 {
-	struct xpoll_ctl c[XPOLL_BATCH_CHUNK];
+	/* Only the changes read are used (see xpoll_copy_arg()). */
+	struct xpoll_ctl c[XPOLL_BATCH_CHUNK] __uninitialized;
+	struct xpoll_ctl_batch b __uninitialized;
 	struct xpoll_ctl __user *uctls;
-	struct xpoll_ctl_batch b;
 	s32 __user *ures;
 	u32 i, k, got = 0;
 	s32 res;

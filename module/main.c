@@ -134,6 +134,12 @@ enum xpoll_kind xpoll_kind_of(struct file *file)
  * small ctl or wait less than the generic copy routine, and that copy is
  * a cost epoll's register arguments do not have.  A misaligned argument
  * takes the generic path.
+ *
+ * The structs it fills are declared __uninitialized on the hot paths:
+ * with CONFIG_INIT_STACK_ALL_ZERO (Debian's kernel) the compiler would
+ * zero them first with a REP STOS on every call, which under TCG runs one
+ * translated block per word; the copy writes every byte, or the call
+ * fails without reading any.
  */
 int xpoll_copy_arg(void *dst, const void __user *src, size_t size)
 {
@@ -181,7 +187,7 @@ int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 
 static long xpoll_ioc_ctl(struct xpoll_instance *ep, void __user *uarg)
 {
-	struct xpoll_ctl c;
+	struct xpoll_ctl c __uninitialized;
 
 	if (xpoll_copy_arg(&c, uarg, sizeof(c)))
 		return -EFAULT;

@@ -138,7 +138,8 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		      int maxevents)
 {
 	struct xpoll_item *it, *tmp;
-	struct xpoll_chunk chunk;
+	/* Only entries below chunk.n are read (see xpoll_copy_arg()). */
+	struct xpoll_chunk chunk __uninitialized;
 	LIST_HEAD(txlist);
 	LIST_HEAD(dead);
 	__poll_t revents;
@@ -345,7 +346,7 @@ static void xpoll_restore_sigmask(bool interrupted)
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 {
 	struct xpoll_sink sink = { .put = xpoll_put_user_events };
-	struct xpoll_wait w;
+	struct xpoll_wait w __uninitialized;	/* all of it copied in */
 	long res;
 
 	if (xpoll_copy_arg(&w, uarg, sizeof(w)))
