@@ -26,7 +26,7 @@ rm -rf "$out"
 mkdir -p "$out/profile"
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- module uapi tools/bench 2>/dev/null || commit="$commit+changes"
+git diff --quiet HEAD -- module uapi tools/bench ':!tools/bench/results' 2>/dev/null || commit="$commit+changes"
 {
 	echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
 	echo "# guest: QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') TCG, 2 vCPUs, ${XPOLL_BENCH_MEM:-3G}; module at $commit; $(date -u '+%Y-%m-%d %H:%M UTC')"
