@@ -309,54 +309,48 @@ static void bench_ctl(int be, int rep, long n, int batched)
 
 /* ---- 0. interface entry cost ---------------------------------------------------- */
 
-static void bench_null(int be, int rep)
-{
-	struct xpoll_version v;
-	struct epoll_event e = { 0 };
-	double t0 = now(), t;
-	long calls = 0;
-	int x = b_open(be);
+/*
+ * Calls that do nothing, three ways (enum null_kind): VERSION against
+ * epoll_ctl() with an invalid op (both look up the instance and return);
+ * and the bare entry, xpoll's ioctl() path (or, on an eventfd, any
+ * driver's) with a command nobody knows against epoll_wait() refusing
+ * maxevents 0 before it looks at anything.
+ */
+enum null_kind { NULL_VERSION, NULL_ENOTTY, NULL_ENOTTY_EVENTFD };
 
-	do {
-		for (int i = 0; i < 1000; i++) {
-			memset(&v, 0, sizeof(v));
-			if (be == XP ? ioctl(x, XPOLL_IOC_VERSION, &v) != 0
-				     : epoll_ctl(x, 0, 0, &e) != -1)
-				die("null op");
-		}
-		calls += 1000;
-		t = now() - t0;
-	} while (t < budget);
-	close(x);
-	sample("null", "VERSION|bad-op", "calls/s", 0, be, rep, calls / t);
+static const char *const null_params[] = {
+	"VERSION|bad-op", "ENOTTY|maxevents-0", "ioctl(eventfd)|maxevents-0",
+};
+
+static int null_call(int be, enum null_kind kind, int x)
+{
+	struct xpoll_version v = { 0 };
+	struct epoll_event e = { 0 };
+
+	if (kind == NULL_VERSION)
+		return be == XP ? ioctl(x, XPOLL_IOC_VERSION, &v) == 0
+				: epoll_ctl(x, 0, 0, &e) == -1;
+	if (be == EP)
+		return epoll_wait(x, &e, 0, 0) == -1 && errno == EINVAL;
+	return ioctl(kind == NULL_ENOTTY ? x : efd[0],
+		     _IO(XPOLL_IOC_MAGIC, 0x7f)) == -1 && errno == ENOTTY;
 }
 
-/*
- * The bare entry: xpoll's (or, with @efd, any driver's) ioctl() path with
- * a command nobody knows against epoll_wait() refusing maxevents 0 before
- * it looks at anything.
- */
-static void bench_entry(int be, int rep, int efd)
+static void bench_null(int be, int rep, enum null_kind kind)
 {
-	struct epoll_event e;
 	double t0 = now(), t;
 	long calls = 0;
 	int x = b_open(be);
-	int fd = efd >= 0 ? efd : x;
 
 	do {
-		for (int i = 0; i < 1000; i++) {
-			if (be == XP ? ioctl(fd, _IO(XPOLL_IOC_MAGIC, 0x7f)) != -1 ||
-				       errno != ENOTTY
-				     : epoll_wait(x, &e, 0, 0) != -1 || errno != EINVAL)
-				die("entry op");
-		}
+		for (int i = 0; i < 1000; i++)
+			if (!null_call(be, kind, x))
+				die("null op");
 		calls += 1000;
 		t = now() - t0;
 	} while (t < budget);
 	close(x);
-	sample("null", efd >= 0 ? "ioctl(eventfd)|maxevents-0" : "ENOTTY|maxevents-0",
-	       "calls/s", 0, be, rep, calls / t);
+	sample("null", null_params[kind], "calls/s", 0, be, rep, calls / t);
 }
 
 /* ---- 2. wait cost ------------------------------------------------------------------- */
@@ -656,9 +650,9 @@ int main(int argc, char **argv)
 				call;					\
 		}
 		if (strstr(only, "null")) {
-			BOTH(bench_null(be, rep));
-			BOTH(bench_entry(be, rep, -1));
-			BOTH(bench_entry(be, rep, efd[0]));
+			/* Not k: BOTH() has its own. */
+			for (int nk = NULL_VERSION; nk <= NULL_ENOTTY_EVENTFD; nk++)
+				BOTH(bench_null(be, rep, nk));
 		}
 		if (strstr(only, "ctl"))
 			for (i = 0; i < 4 && sizes[i] <= max_n; i++)
