@@ -24,7 +24,8 @@
  *           the bare entry, an unknown ioctl command on the instance
  *           (ENOTTY) against epoll_wait with maxevents 0 (EINVAL); and the
  *           same unknown command on an eventfd, which xpoll never sees:
- *           what any ioctl() costs on this kernel
+ *           what any ioctl() costs on this kernel; and read() of /dev/null,
+ *           the other way into a character device's code
  *  memory   bytes per watch: the growth of the kernel's unreclaimable slab
  *           (SUnreclaim in /proc/meminfo) when N watches are added
  *
@@ -310,17 +311,24 @@ static void bench_ctl(int be, int rep, long n, int batched)
 /* ---- 0. interface entry cost ---------------------------------------------------- */
 
 /*
- * Calls that do nothing, three ways (enum null_kind): VERSION against
+ * Calls that do nothing, four ways (enum null_kind): VERSION against
  * epoll_ctl() with an invalid op (both look up the instance and return);
  * and the bare entry, xpoll's ioctl() path (or, on an eventfd, any
  * driver's) with a command nobody knows against epoll_wait() refusing
- * maxevents 0 before it looks at anything.
+ * maxevents 0 before it looks at anything.  The last row is the other
+ * entry a character device owns, read() (of /dev/null, which returns at
+ * once): it tells whether a driver could be entered more cheaply than by
+ * ioctl().
  */
-enum null_kind { NULL_VERSION, NULL_ENOTTY, NULL_ENOTTY_EVENTFD };
+enum null_kind { NULL_VERSION, NULL_ENOTTY, NULL_ENOTTY_EVENTFD,
+		 NULL_READ_CHRDEV };
 
 static const char *const null_params[] = {
 	"VERSION|bad-op", "ENOTTY|maxevents-0", "ioctl(eventfd)|maxevents-0",
+	"read(/dev/null)|maxevents-0",
 };
+
+static int devnull = -1;
 
 static int null_call(int be, enum null_kind kind, int x)
 {
@@ -332,6 +340,8 @@ static int null_call(int be, enum null_kind kind, int x)
 				: epoll_ctl(x, 0, 0, &e) == -1;
 	if (be == EP)
 		return epoll_wait(x, &e, 0, 0) == -1 && errno == EINVAL;
+	if (kind == NULL_READ_CHRDEV)
+		return read(devnull, &v, sizeof(v)) == 0;
 	return ioctl(kind == NULL_ENOTTY ? x : efd[0],
 		     _IO(XPOLL_IOC_MAGIC, 0x7f)) == -1 && errno == ENOTTY;
 }
@@ -639,6 +649,9 @@ int main(int argc, char **argv)
 		fprintf(csv, "workload,params,metric,backend,rep,value\n");
 	}
 	make_targets(max_n);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
+		die("/dev/null");
 
 	for (rep = 0; rep < reps; rep++) {
 		printf("# repetition %d/%d (%.0f s)\n", rep + 1, reps, now() - t_start);
@@ -651,7 +664,7 @@ int main(int argc, char **argv)
 		}
 		if (strstr(only, "null")) {
 			/* Not k: BOTH() has its own. */
-			for (int nk = NULL_VERSION; nk <= NULL_ENOTTY_EVENTFD; nk++)
+			for (int nk = NULL_VERSION; nk <= NULL_READ_CHRDEV; nk++)
 				BOTH(bench_null(be, rep, nk));
 		}
 		if (strstr(only, "ctl"))
