@@ -4,6 +4,7 @@
 #   make run        the main job: deps, build, boot the distro kernel, demo
 #   make check      every test, in a debug guest and a distro guest
 #   make bench      xpoll against epoll in a distro guest
+#   make bench-ab AB=REV   the module at REV against the working tree's
 #   make install    module + uapi header + libxpoll under DESTDIR/PREFIX
 #   make dkms       register the module with DKMS
 #
@@ -22,7 +23,7 @@ DISTRO_KDIR ?= /usr/src/linux-headers-$(DISTRO_PKG)
 KMAKE = $(MAKE) W=1 $(if $(C),C=$(C))
 
 .PHONY: all modules clean deps modules-debug modules-distro tools selftests \
-	check run bench install dkms checkpatch ksft-inc
+	check run bench bench-ab install dkms checkpatch ksft-inc
 
 all: modules
 
@@ -67,6 +68,9 @@ run:
 
 bench:
 	@scripts/bench.sh
+
+bench-ab:
+	@AB='$(AB)' DISTRO_KDIR='$(DISTRO_KDIR)' scripts/bench-ab.sh
 
 checkpatch:
 	@perl $$(scripts/kernel.sh ksft)/../../../scripts/checkpatch.pl --strict --no-tree \

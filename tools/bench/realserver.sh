@@ -12,9 +12,9 @@
 # Rows are appended to RESULTS.csv in xpoll-bench's format
 # (workload,params,metric,backend,rep,value; the header is written when the
 # file is new or empty): workload "server", params "redis-get"/"redis-set",
-# metric "req_per_s", backend "epoll"/"xpoll". Then a table like
-# xpoll-bench's: median per backend, spread ((max - min) / median, %), ratio
-# xpoll/epoll.
+# metric "req_per_s", backend "epoll"/"xpoll". Then xpoll-bench's table of
+# these rows (xpoll-bench --table): median per backend, spread ((max - min)
+# / median, %), ratio xpoll/epoll.
 #
 # Order: epoll first on even repetitions, xpoll first on odd ones (as
 # xpoll-bench does). Every run starts a fresh server (empty data set) and
@@ -172,40 +172,6 @@ while [ $i -lt "$REPS" ]; do
 	i=$((i + 1))
 done
 
-# The table, in xpoll-bench's layout and with its verdict: the ratio is
-# the median of the per-repetition pairs xpoll/epoll (rates: above 1 is
-# better for xpoll); "ok (noise)" when the median is below 1 but some pair
-# is not, "LOSS" when xpoll lost every pair.
-awk -F, '
-function med(s, n,   i, j, t, a) {
-	split(s, a, " ")
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	lo = a[1]; hi = a[n]
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-{
-	k = $2 SUBSEP $3
-	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
-	s[k, $4] = s[k, $4] " " $6; n[k, $4]++
-	v[k, $4, $5] = $6; reps[k, $5] = 1
-}
-END {
-	printf "\n%-8s %-22s %-16s %14s %7s %14s %7s %7s %s\n", "workload", "params",
-	       "metric", "epoll", "+-%", "xpoll", "+-%", "x/e", ""
-	for (i = 1; i <= nk; i++) {
-		k = order[i]; split(k, pm, SUBSEP)
-		me = med(s[k, "epoll"], n[k, "epoll"]); se = me ? 100 * (hi - lo) / me : 0
-		mx = med(s[k, "xpoll"], n[k, "xpoll"]); sx = mx ? 100 * (hi - lo) / mx : 0
-		pairs = ""; np = 0
-		for (kr in reps) {
-			split(kr, kk, SUBSEP)
-			if (kk[1] SUBSEP kk[2] != k || !v[k, "epoll", kk[3]]) continue
-			pairs = pairs " " v[k, "xpoll", kk[3]] / v[k, "epoll", kk[3]]; np++
-		}
-		r = np ? med(pairs, np) : 0
-		verdict = r >= 1 ? "ok" : hi >= 1 ? "ok (noise)" : "LOSS"
-		printf "%-8s %-22s %-16s %14.4g %7.1f %14.4g %7.1f %7.3f %s\n", "server",
-		       pm[1], pm[2], me, se, mx, sx, r, verdict
-	}
-}' "$W/samples"
+# The table, with xpoll-bench's own code (median, spread, paired ratio,
+# verdict).
+"$REPO/tools/bench/xpoll-bench" --table "$W/samples"

@@ -38,6 +38,10 @@
  * for xpoll on throughputs, below 1 on latencies and memory.  The verdict
  * is "ok" when that median is on xpoll's side of 1, "ok (noise)" when it
  * is not but at least one pair was, and "LOSS" when xpoll lost every pair.
+ *
+ * --table FILE.csv prints that table for samples written before, by this
+ * program, by realserver.sh or by scripts/bench-ab.sh (whose "backends" are
+ * two builds of the module, named with --columns).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -123,14 +127,31 @@ static void die(const char *what)
 struct row {
 	char workload[16], params[64], metric[32];
 	int lower_is_better;
-	double s[2][64];	/* samples per backend */
+	double s[2][64];	/* samples per column (backend, or build) */
 	int n[2];
 };
 
 static struct row rows[256];
 static int nrows;
 
-static struct row *row(const char *w, const char *p, const char *m, int lower)
+/* The table's two columns: the backends, or two builds with --compare. */
+static const char *col_name[2] = { "epoll", "xpoll" };
+static const char *ratio_name = "x/e";
+
+/* Latencies, wakeups and memory: smaller is better.  Rates: larger. */
+static int lower_is_better(const char *metric)
+{
+	static const char *const lower[] = {
+		"p50_us", "p99_us", "wakeups/event", "returns/event", "bytes/watch",
+	};
+
+	for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
+		if (!strcmp(metric, lower[i]))
+			return 1;
+	return 0;
+}
+
+static struct row *row(const char *w, const char *p, const char *m)
 {
 	for (int i = 0; i < nrows; i++)
 		if (!strcmp(rows[i].workload, w) && !strcmp(rows[i].params, p) &&
@@ -141,17 +162,21 @@ static struct row *row(const char *w, const char *p, const char *m, int lower)
 	snprintf(r->workload, sizeof(r->workload), "%s", w);
 	snprintf(r->params, sizeof(r->params), "%s", p);
 	snprintf(r->metric, sizeof(r->metric), "%s", m);
-	r->lower_is_better = lower;
+	r->lower_is_better = lower_is_better(m);
 	return r;
 }
 
-static void sample(const char *w, const char *p, const char *m, int lower, int be,
-		   int rep, double v)
+static void record(const char *w, const char *p, const char *m, int col, double v)
 {
-	struct row *r = row(w, p, m, lower);
+	struct row *r = row(w, p, m);
 
-	if (r->n[be] < 64)
-		r->s[be][r->n[be]++] = v;
+	if (r->n[col] < 64)
+		r->s[col][r->n[col]++] = v;
+}
+
+static void sample(const char *w, const char *p, const char *m, int be, int rep, double v)
+{
+	record(w, p, m, be, v);
 	if (csv)
 		fprintf(csv, "%s,%s,%s,%s,%d,%.6g\n", w, p, m, be_name[be], rep, v);
 }
@@ -177,7 +202,7 @@ static double median(double *v, int n, double *spread)
 static void print_table(void)
 {
 	printf("\n%-8s %-22s %-16s %14s %7s %14s %7s %7s %s\n", "workload", "params",
-	       "metric", "epoll", "+-%", "xpoll", "+-%", "x/e", "");
+	       "metric", col_name[0], "+-%", col_name[1], "+-%", ratio_name, "");
 	for (int i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
 		double se, sx, sr, me, mx, ratio, pair[64], best;
@@ -203,6 +228,38 @@ static void print_table(void)
 		printf("%-8s %-22s %-16s %14.4g %7.1f %14.4g %7.1f %7.3f %s\n", r->workload,
 		       r->params, r->metric, me, se, mx, sx, ratio, verdict);
 	}
+}
+
+/*
+ * --table: the table of a CSV in this program's format (its own, or
+ * realserver.sh's, or bench-ab.sh's, whose two columns are two builds of
+ * the module), without measuring anything.  Sample k of one column is
+ * paired with sample k of the other: the writers append the rows of a
+ * repetition together, repetition after repetition.
+ */
+static int print_csv_table(const char *path)
+{
+	char line[256], *f[6], *save;
+	FILE *in = fopen(path, "r");
+	int col, nf;
+
+	if (!in)
+		die(path);
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = 0;
+		nf = 0;
+		for (char *t = strtok_r(line, ",", &save); t && nf < 6;
+		     t = strtok_r(NULL, ",", &save))
+			f[nf++] = t;
+		if (nf != 6 || !strcmp(f[0], "workload"))
+			continue;
+		col = !strcmp(f[3], col_name[0]) ? 0 : !strcmp(f[3], col_name[1]) ? 1 : -1;
+		if (col >= 0)
+			record(f[0], f[1], f[2], col, atof(f[5]));
+	}
+	fclose(in);
+	print_table();
+	return 0;
 }
 
 /* ---- the target pool ----------------------------------------------------------- */
@@ -305,7 +362,7 @@ static void bench_ctl(int be, int rep, long n, int batched)
 	close(x);
 	snprintf(p, sizeof(p), batched ? "N=%ld batch=%d" : "N=%ld", n, CTL_BATCH);
 	for (int k = 0; k < 3; k++)
-		sample("ctl", p, metric[k], 0, be, rep, cycles * n / t[k]);
+		sample("ctl", p, metric[k], be, rep, cycles * n / t[k]);
 }
 
 /* ---- 0. interface entry cost ---------------------------------------------------- */
@@ -360,7 +417,7 @@ static void bench_null(int be, int rep, enum null_kind kind)
 		t = now() - t0;
 	} while (t < budget);
 	close(x);
-	sample("null", null_params[kind], "calls/s", 0, be, rep, calls / t);
+	sample("null", null_params[kind], "calls/s", be, rep, calls / t);
 }
 
 /* ---- 2. wait cost ------------------------------------------------------------------- */
@@ -405,7 +462,7 @@ static void bench_wait(int be, int rep, long n, long k, int et)
 	} while (t < budget || calls < 3);
 	set_ready(k, 0);
 	close(x);
-	sample("wait", p, "events/s", 0, be, rep, events / t);
+	sample("wait", p, "events/s", be, rep, events / t);
 }
 
 /* ---- 3. wakeup latency --------------------------------------------------------------- */
@@ -464,8 +521,8 @@ static void bench_latency(int be, int rep)
 	}
 	pthread_join(t, NULL);
 	qsort(pp.lat, pp.iters, sizeof(double), cmp_d);
-	sample("latency", "ping-pong", "p50_us", 1, be, rep, pp.lat[pp.iters / 2]);
-	sample("latency", "ping-pong", "p99_us", 1, be, rep, pp.lat[pp.iters * 99 / 100]);
+	sample("latency", "ping-pong", "p50_us", be, rep, pp.lat[pp.iters / 2]);
+	sample("latency", "ping-pong", "p99_us", be, rep, pp.lat[pp.iters * 99 / 100]);
 	for (int i = 0; i < 2; i++) {
 		close(pp.x[i]);
 		close(pp.e[i]);
@@ -555,9 +612,9 @@ static void bench_herd(int be, int rep, int m, int excl)
 	}
 	close(h.e);
 	snprintf(p, sizeof(p), "M=%d %s", m, excl ? "EXCLUSIVE" : "shared");
-	sample("herd", p, "wakeups/event", 1, be, rep, (double)atomic_load(&h.wakeups) / events);
-	sample("herd", p, "returns/event", 1, be, rep, (double)atomic_load(&h.returns) / events);
-	sample("herd", p, "events/s", 0, be, rep, events / el);
+	sample("herd", p, "wakeups/event", be, rep, (double)atomic_load(&h.wakeups) / events);
+	sample("herd", p, "returns/event", be, rep, (double)atomic_load(&h.returns) / events);
+	sample("herd", p, "events/s", be, rep, events / el);
 }
 
 /* ---- 5. memory per watch ------------------------------------------------------------------ */
@@ -590,7 +647,7 @@ static void bench_memory(int be, int rep, long n)
 	after = sunreclaim_kb();
 	close(x);
 	snprintf(p, sizeof(p), "N=%ld", n);
-	sample("memory", p, "bytes/watch", 1, be, rep, (after - before) * 1024.0 / n);
+	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -600,16 +657,21 @@ static void usage(const char *a0)
 	fprintf(stderr,
 		"usage: %s [--reps R] [--max-targets N] [--budget S] [--csv FILE] [--only W,...]\n"
 		"          [--backend epoll|xpoll]\n"
+		"       %s --table FILE.csv [--columns A,B]\n"
 		"  workloads: null ctl wait latency herd memory (default: all)\n"
 		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
-		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n",
-		a0);
+		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n"
+		"  --table: only print the table of a CSV written before, whose two\n"
+		"           columns are the backends named by --columns (default epoll,xpoll)\n",
+		a0, a0);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *only = "null,ctl,wait,latency,herd,memory", *csvpath = NULL;
+	const char *table = NULL;
+	static char columns[64];
 	static const long sizes[] = { 1000, 10000, 100000, 1000000 };
 	struct utsname u;
 	double t_start = now();
@@ -626,7 +688,17 @@ int main(int argc, char **argv)
 			csvpath = argv[++i];
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
-		else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--table") && i + 1 < argc)
+			table = argv[++i];
+		else if (!strcmp(argv[i], "--columns") && i + 1 < argc &&
+			 strchr(argv[i + 1], ',') &&
+			 strlen(argv[i + 1]) < sizeof(columns)) {
+			strcpy(columns, argv[++i]);
+			col_name[1] = strchr(columns, ',') + 1;
+			*strchr(columns, ',') = 0;
+			col_name[0] = columns;
+			ratio_name = "2nd/1st";
+		} else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
 			only_be = !strcmp(argv[++i], "xpoll") ? XP :
 				  !strcmp(argv[i], "epoll") ? EP : (usage(argv[0]), 0);
 		else
@@ -634,6 +706,8 @@ int main(int argc, char **argv)
 	}
 	if (reps < 1 || reps > 64)
 		usage(argv[0]);
+	if (table)
+		return print_csv_table(table);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	i = open(XPOLL_DEVICE, O_RDWR);
 	if (i < 0)
