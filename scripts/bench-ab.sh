@@ -11,9 +11,10 @@
 # repetition of the workloads in XPOLL_AB_ONLY, default null,ctl,wait),
 # unloads it and does the same with the other; the order alternates, so
 # host noise lands on both sides of a pair, as in `make bench` (an even
-# number of repetitions, default 6, puts each build first equally often).  The table
-# (xpoll-bench --table) pairs the two builds repetition by repetition: the
-# ratio is work-tree / REV, above 1 better for the working tree on rates.
+# number of repetitions, default 6, puts each build first equally often).
+# The table (xpoll-bench --table) pairs the two builds repetition by
+# repetition: the ratio is working tree / REV, above 1 better for the
+# working tree on rates.
 # Results: build/out/ab/{ab.csv,table.txt}.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -134,7 +134,7 @@ struct row {
 static struct row rows[256];
 static int nrows;
 
-/* The table's two columns: the backends, or two builds with --compare. */
+/* The table's two columns: the backends, or what --columns names (--table). */
 static const char *col_name[2] = { "epoll", "xpoll" };
 static const char *ratio_name = "x/e";
 
