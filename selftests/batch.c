@@ -7,6 +7,7 @@
  * uapi/linux/xpoll.h (faults at either array), and order within a batch.
  */
 #include "xp_test.h"
+#include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -306,6 +307,134 @@ TEST_F(batch, fault_in_a_later_chunk_stops_there)
 	munmap(two, 2 * pg);
 	for (int i = 0; i < 20; i++)
 		close(efd[i]);
+}
+
+/* State letter of process @pid (/proc/<pid>/stat), 0 if unreadable. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p ? p[2] : 0;
+}
+
+struct stalled_wait {
+	int xp;
+	struct epoll_event *ev;
+	int ret;
+};
+
+static void *stalled_wait(void *arg)
+{
+	struct stalled_wait *sw = arg;
+
+	sw->ret = xp_wait_raw(sw->xp, sw->ev, 1, -1, NULL);
+	return NULL;
+}
+
+/*
+ * A batch stops between two changes when its task is killed, instead of
+ * applying the rest first (the header's "a fatal signal ... stops the batch
+ * at i").  To kill it mid-batch at a known point: a wait whose copy-out
+ * faults on a userfaultfd page holds the instance's mutex until the test
+ * resolves the fault; a child's batch, started then, blocks on that mutex
+ * in its first change and is killed there.  Once the fault is resolved the
+ * first change completes (the mutex wait is not killable) and the batch
+ * must stop before the second.
+ */
+TEST_F(batch, fatal_signal_stops_between_changes)
+{
+	enum { NR = 16 };
+	long pg = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_zeropage zp = { 0 };
+	struct stalled_wait sw = { 0 };
+	struct xpoll_ctl c[NR];
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	int uffd, e, efd[NR], status, stable = 0;
+	int32_t res[NR];
+	uint64_t one = 1;
+	pthread_t t;
+	pid_t pid;
+	char *page;
+
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = pg;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ASSERT_LE(0, e = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	ASSERT_EQ(8, write(e, &one, 8));
+	ASSERT_EQ(0, xp_ctl_raw(self->xp, EPOLL_CTL_ADD, e, EPOLLIN, 99));
+	for (int i = 0; i < NR; i++) {
+		ASSERT_LE(0, efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+		c[i] = mk(EPOLL_CTL_ADD, efd[i], EPOLLIN, i);
+	}
+
+	/* The wait stalls storing its event, holding the instance's mutex. */
+	sw.xp = self->xp;
+	sw.ev = (struct epoll_event *)page;
+	ASSERT_EQ(0, pthread_create(&t, NULL, stalled_wait, &sw));
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(xp_batch(self->xp, c, res, NR) == NR ? 0 : 1);
+
+	/* Asleep (D: the mutex) and still so a moment later: blocked there. */
+	for (int i = 0; i < 10000 && stable < 2; i++) {
+		stable = proc_state(pid) == 'D' ? stable + 1 : 0;
+		msleep(stable ? 20 : 1);
+	}
+	EXPECT_EQ(2, stable) TH_LOG("the batch never blocked on the mutex");
+	EXPECT_EQ(0, kill(pid, SIGKILL));
+
+	zp.range.start = (uintptr_t)page;
+	zp.range.len = pg;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(1, sw.ret);
+	EXPECT_EQ(99, sw.ev[0].data.u64);
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("child status %#x", status);
+	/* The ready eventfd and the first change, none of the 15 after it. */
+	EXPECT_EQ(2, fdinfo_items(self->xp));
+	EXPECT_EQ(0, xp_ctl_raw(self->xp, EPOLL_CTL_DEL, efd[0], 0, 0));
+	EXPECT_EQ(-1, xp_ctl_raw(self->xp, EPOLL_CTL_DEL, efd[1], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+
+	for (int i = 0; i < NR; i++)
+		close(efd[i]);
+	close(e);
+	munmap(page, pg);
+	close(uffd);
 }
 
 /* Changes apply in array order, each seeing the ones before it. */
