@@ -9,7 +9,10 @@
 #   make bench
 #   XPOLL_BENCH_ARGS="--reps 3 --only ctl,wait" make bench
 #   XPOLL_BENCH_PROFILE=ctl,wait make bench     # also perf profiles, both
+#   XPOLL_BENCH_APPEND=mitigations=auto make bench   # guest kernel parameters
 #
+# The guest kernel runs with mitigations=off unless XPOLL_BENCH_APPEND says
+# otherwise (scripts/vm --append); the table's header names the parameters.
 # The guest has XPOLL_BENCH_MEM (default 3G) of memory, and both epoll's and
 # xpoll's per-user watch limits are raised, so the 1M-target ctl row fits.
 # Results: build/out/bench/{results.csv,table.txt,*.png}, and with
@@ -29,12 +32,12 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- module uapi tools/bench ':!tools/bench/results' 2>/dev/null || commit="$commit+changes"
 {
 	echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-	echo "# guest: QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') TCG, 2 vCPUs, ${XPOLL_BENCH_MEM:-3G}; module at $commit; $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "# guest: QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') TCG, 2 vCPUs, ${XPOLL_BENCH_MEM:-3G}; kernel parameters mitigations=off ${XPOLL_BENCH_APPEND:-}; module at $commit; $(date -u '+%Y-%m-%d %H:%M UTC')"
 } | tee "$out/table.txt"
 
 watches=4000000
 # shellcheck disable=SC2016
-scripts/vm --kernel distro --mem "${XPOLL_BENCH_MEM:-3G}" \
+scripts/vm --kernel distro --mem "${XPOLL_BENCH_MEM:-3G}" --append "${XPOLL_BENCH_APPEND:-}" \
 	--timeout "${XPOLL_BENCH_TIMEOUT:-2400}" -- sh -c '
 	set -e
 	echo '$watches' >/proc/sys/fs/epoll/max_user_watches
