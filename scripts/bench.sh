@@ -2,7 +2,8 @@
 # `make bench`: xpoll against epoll on the same kernel, in the same boot.
 # Boots Debian's kernel (no debug options), loads xpoll, runs
 # tools/bench/xpoll-bench (every workload on both, alternating, several
-# repetitions), then tools/bench/realserver.sh (redis-server on epoll and
+# repetitions), tools/bench/percall (ns per call, entry against work),
+# then tools/bench/realserver.sh (redis-server on epoll and
 # under the xpoll preload, driven by redis-benchmark), then draws the CSV as
 # PNG charts on the host.
 #
@@ -43,6 +44,8 @@ scripts/vm --kernel distro --mem "${XPOLL_BENCH_MEM:-3G}" --append "${XPOLL_BENC
 	echo '$watches' >/proc/sys/fs/epoll/max_user_watches
 	insmod "$XPOLL_KO" max_user_watches='$watches'
 	tools/bench/xpoll-bench --max-targets 1000000 --csv "$XPOLL_OUT/bench/results.csv" '"${XPOLL_BENCH_ARGS:-}"'
+	echo
+	taskset -c 1 tools/bench/percall 5
 	tools/bench/realserver.sh "$XPOLL_OUT/bench/results.csv"
 	if [ -n "${XPOLL_BENCH_PROFILE:-}" ]; then
 		for be in epoll xpoll; do
