@@ -44,9 +44,6 @@ static u32 xpoll_read_ctls(struct xpoll_ctl *dst,
 			   const struct xpoll_ctl __user *src, u32 n)
 {
 	const size_t wpc = sizeof(*dst) / sizeof(u64);	/* words per change */
-	const u64 __user *us = (const u64 __user *)src;
-	u64 *d = (u64 *)dst;
-	size_t w = 0;
 	u32 i;
 
 	if (!IS_ALIGNED((unsigned long)src, sizeof(u64))) {
@@ -55,13 +52,8 @@ static u32 xpoll_read_ctls(struct xpoll_ctl *dst,
 				break;
 		return i;
 	}
-	if (!user_access_begin(src, n * sizeof(*dst)))
-		return 0;
-	for (; w < n * wpc; w++)
-		unsafe_get_user(d[w], &us[w], out);
-out:
-	user_access_end();
-	return w / wpc;
+	return xpoll_read_words((u64 *)dst, (const u64 __user *)src,
+				n * wpc) / wpc;
 }
 
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)

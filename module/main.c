@@ -143,21 +143,11 @@ enum xpoll_kind xpoll_kind_of(struct file *file)
  */
 int xpoll_copy_arg(void *dst, const void __user *src, size_t size)
 {
-	const u64 __user *us = src;
-	u64 *d = dst;
-	size_t i;
+	size_t nwords = size / sizeof(u64);
 
 	if (!IS_ALIGNED((unsigned long)src, sizeof(u64)))
 		return copy_from_user(dst, src, size) ? -EFAULT : 0;
-	if (!user_access_begin(src, size))
-		return -EFAULT;
-	for (i = 0; i < size / sizeof(u64); i++)
-		unsafe_get_user(d[i], &us[i], efault);
-	user_access_end();
-	return 0;
-efault:
-	user_access_end();
-	return -EFAULT;
+	return xpoll_read_words(dst, src, nwords) == nwords ? 0 : -EFAULT;
 }
 
 static long xpoll_ioc_version(void __user *uarg)

@@ -103,16 +103,17 @@ struct xpoll_chunk {
 };
 
 /*
- * Stores the chunk at position @res, then applies each stored event's
- * consequence to its item.  Items whose event was not stored go back to
- * the head of @txlist in their order, still ready and still armed.
- * Returns the number stored.
+ * Stores the chunk at position *@res and adds what was stored to *@res,
+ * then applies each stored event's consequence to its item.  Items whose
+ * event was not stored go back to the head of @txlist in their order,
+ * still ready and still armed.  Returns false if the sink faulted.
  */
-static int xpoll_flush_chunk(struct xpoll_instance *ep, struct xpoll_sink *sink,
-			     int res, struct xpoll_chunk *c,
-			     struct list_head *txlist)
+static bool xpoll_flush_chunk(struct xpoll_instance *ep,
+			      struct xpoll_sink *sink, int *res,
+			      struct xpoll_chunk *c, struct list_head *txlist)
 {
-	int stored = sink->put(sink, res, c->evs, c->n);
+	int stored = sink->put(sink, *res, c->evs, c->n);
+	bool whole = stored == c->n;
 	int i;
 
 	for (i = 0; i < stored; i++) {
@@ -127,7 +128,8 @@ static int xpoll_flush_chunk(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	for (i = c->n - 1; i >= stored; i--)
 		list_add(&c->items[i]->rdllink, txlist);
 	c->n = 0;
-	return stored;
+	*res += stored;
+	return whole;
 }
 
 /*
@@ -145,7 +147,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	__poll_t revents;
 	bool fault = false;
 	poll_table pt;
-	int res = 0, n;
+	int res = 0;
 
 	/* Let a killed task exit instead of fetching events for ever. */
 	if (fatal_signal_pending(current))
@@ -173,22 +175,14 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		chunk.evs[chunk.n].events = revents;
 		chunk.evs[chunk.n].data = it->data;
 		chunk.items[chunk.n++] = it;
-		if (chunk.n == XPOLL_SEND_CHUNK) {
-			n = xpoll_flush_chunk(ep, sink, res, &chunk, &txlist);
-			res += n;
-			if (n < XPOLL_SEND_CHUNK) {
-				fault = true;
-				break;
-			}
+		if (chunk.n == XPOLL_SEND_CHUNK &&
+		    !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist)) {
+			fault = true;
+			break;
 		}
 	}
-	if (chunk.n && !fault) {
-		int want = chunk.n;
-
-		n = xpoll_flush_chunk(ep, sink, res, &chunk, &txlist);
-		res += n;
-		fault = n < want;
-	}
+	if (chunk.n && !fault)
+		fault = !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist);
 	if (fault && !res)
 		res = -EFAULT;
 	xpoll_done_scan(ep, &txlist);

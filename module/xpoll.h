@@ -130,6 +130,7 @@
 #include <linux/poll.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 
@@ -253,6 +254,26 @@ struct xpoll_sink {
 
 extern const struct file_operations xpoll_fops;
 extern unsigned long xpoll_max_user_watches;
+
+/*
+ * Reads up to @nwords 64-bit words from user memory at @src (aligned) in
+ * one user-access section; returns how many were read, fewer only on a
+ * fault.  The fast path of every argument and batch read (main.c, batch.c):
+ * inline, as a call and return cost about as much as a word under TCG.
+ */
+static inline size_t xpoll_read_words(u64 *dst, const u64 __user *src,
+				      size_t nwords)
+{
+	size_t i = 0;
+
+	if (!user_access_begin(src, nwords * sizeof(*src)))
+		return 0;
+	for (; i < nwords; i++)
+		unsafe_get_user(dst[i], &src[i], out);
+out:
+	user_access_end();
+	return i;
+}
 
 /* main.c */
 int xpoll_copy_arg(void *dst, const void __user *src, size_t size);
