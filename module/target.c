@@ -39,14 +39,24 @@
  *   never dereferenced) and removes the items of dead files, so the last
  *   of them drops the file reference and the file is really released (a
  *   closed socket closes and its peer sees EOF) even if it never becomes
- *   ready again.  Each pass checks max(XPOLL_REAP_MIN, files /
- *   XPOLL_REAP_SPLIT) items, XPOLL_REAP_BATCH at a time under a tree's
- *   lock, so every item is checked at least every XPOLL_REAP_SPLIT
- *   passes; it skips empty trees through xpoll_file_busy, a bit per tree,
- *   so a pass over few files does not visit 64k roots.  It scans without
- *   any instance's mutex: it takes one only to remove an item it found
- *   dead, after dropping the tree lock, and then looks the item up again
- *   by (file, fd) and re-checks it.
+ *   ready again.  Each pass checks the items of max(XPOLL_REAP_MIN,
+ *   files / XPOLL_REAP_SPLIT) files (counted as files, not items: one
+ *   file watched by many instances costs a pass more items, not its
+ *   round more passes), at most XPOLL_REAP_BATCH items at a time under a
+ *   tree's lock, so every file is checked at least every
+ *   XPOLL_REAP_SPLIT passes; it skips empty trees through
+ *   xpoll_file_busy, a bit per tree, so a pass over few files does not
+ *   visit 64k roots.  It scans without any instance's mutex: it takes one
+ *   only to remove an item it found dead, after dropping the tree lock,
+ *   and then looks the item up again by (file, fd) and re-checks it.
+ * - The reaper never sleeps on an instance's mutex, it only trylocks it:
+ *   one work serves every instance, and a mutex can be held for as long
+ *   as its holder likes (a wait stalled on a user page fault, an ADD
+ *   polling a FUSE file whose server never answers), which must not stop
+ *   the release of other users' files.  A dead item of a busy instance
+ *   stays in its tree, still dead, and a later round finds it again.
+ *   (epoll has no such shared step: there, the task that closes a file
+ *   waits for the mutex of each instance that watches it.)
  * - An instance can be the target of another instance; the outer one then
  *   holds a reference on the inner one's file.  Closing the inner
  *   instance's descriptors lets the reaper drop it, which releases it and
@@ -213,24 +223,34 @@ struct xpoll_victim {
 #define XPOLL_REAP_VICTIMS	16
 
 /*
- * Checks up to @budget items of the current tree from the cursor, under
- * the tree's lock, and returns how many it checked; the items of dead
- * files are left in @v (instance referenced), *nv of them.  Moves the
- * cursor, to the start of the next tree when this one is done.
+ * Checks the items of up to @budget files of the current tree from the
+ * cursor, at most XPOLL_REAP_BATCH items, under the tree's lock, and
+ * returns how many files it started on (a file the cursor stopped in is
+ * not counted again); the items of dead files are left in @v (instance
+ * referenced), *nv of them.  Moves the cursor, to the start of the next
+ * tree when this one is done.
  */
 static long xpoll_reap_scan(long budget, struct xpoll_victim *v, int *nv)
 {
 	unsigned int t = xpoll_reap_pos.tree;
+	struct file *prev = xpoll_reap_pos.file;
 	struct xpoll_item *it;
 	struct rb_node *rbp;
 	long n = 0;
+	int items;
 
 	spin_lock(xpoll_tree_lock(t));
 	rbp = xpoll_tree_seek(&xpoll_file_trees[t], xpoll_reap_pos.file,
 			      xpoll_reap_pos.item);
-	for (; rbp && n < budget && *nv < XPOLL_REAP_VICTIMS;
-	     rbp = rb_next(rbp), n++) {
+	for (items = 0; rbp && items < XPOLL_REAP_BATCH &&
+	     *nv < XPOLL_REAP_VICTIMS; rbp = rb_next(rbp), items++) {
 		it = rb_entry(rbp, struct xpoll_item, fnode);
+		if (it->file != prev) {
+			if (n == budget)
+				break;
+			n++;
+			prev = it->file;
+		}
 		if (!xpoll_item_dead(it))
 			continue;
 		kref_get(&it->ep->ref);
@@ -272,12 +292,14 @@ static void xpoll_reap_victim(struct xpoll_victim *v)
 {
 	struct xpoll_item *it;
 
-	mutex_lock(&v->ep->mtx);
-	/* Removed meanwhile, or another file at that address: re-check. */
-	it = xpoll_find(v->ep, v->file, v->fd);
-	if (it && xpoll_item_dead(it))
-		xpoll_item_remove(v->ep, it);
-	mutex_unlock(&v->ep->mtx);
+	/* Never wait for an instance's mutex: see the top comment. */
+	if (mutex_trylock(&v->ep->mtx)) {
+		/* Removed meanwhile, or another file there: re-check. */
+		it = xpoll_find(v->ep, v->file, v->fd);
+		if (it && xpoll_item_dead(it))
+			xpoll_item_remove(v->ep, it);
+		mutex_unlock(&v->ep->mtx);
+	}
 	xpoll_instance_put(v->ep);
 }
 
@@ -300,8 +322,7 @@ static void xpoll_reaper_fn(struct work_struct *work)
 		if (trees >= XPOLL_FILE_TREES)
 			break;
 		nv = 0;
-		n += xpoll_reap_scan(min_t(long, budget - n, XPOLL_REAP_BATCH),
-				     v, &nv);
+		n += xpoll_reap_scan(budget - n, v, &nv);
 		if (!xpoll_reap_pos.file)
 			trees++;
 		for (i = 0; i < nv; i++)

@@ -21,30 +21,37 @@
  * ----------------------
  * 1. ep->mtx (mutex): the rbtree, every item field except the list links
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
- *    lists, and the right to scan the ready list (transfer,
- *    instance poll).  Taken with mutex_lock() only at the top of a system
- *    call, the release path, fdinfo and the reaper, never while another
- *    xpoll lock is held.  Inside poll chains (f_op->poll of an instance, the
- *    re-poll of a nested instance) it is only ever mutex_trylock()ed: a
- *    chain can cross foreign files (an epoll instance) whose contents we
- *    cannot see, so a blocking acquisition there could close a cycle.  When
- *    the trylock fails the poll answers from the ready list alone (see
- *    "Nesting" below).
+ *    lists, and the right to scan the ready list (transfer, instance
+ *    poll).  Taken with mutex_lock() only at the top of a system call,
+ *    the release path and fdinfo, never while another xpoll lock is held;
+ *    the reaper only trylocks it (target.c says why).  Inside poll chains
+ *    (f_op->poll of an instance, the re-poll of a nested instance) it is
+ *    only ever mutex_trylock()ed: a chain can cross foreign files (an
+ *    epoll instance) whose contents we cannot see, so a blocking
+ *    acquisition there could close a cycle.  When the trylock fails the
+ *    poll answers from the ready list alone (see "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
  *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
  * 3. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
  *    attach and detach of one file's items and the file reference they
  *    share, its trees' bits in the map of non-empty trees, and the
- *    reaper's scan.  Taken under ep->mtx, and under
- *    xpoll_topo_lock by an ADD of an instance; nothing is taken inside it.
+ *    reaper's scan.  Taken under ep->mtx, under xpoll_topo_lock by an
+ *    ADD of an instance, and by the reaper's scan with no other lock
+ *    held; nothing is taken inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
  *    wake callback in any context, under the target's wait-queue lock.
- * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken only by
- *    xpoll_poll_wake() after ep->lock has been dropped, with a lockdep
- *    subclass equal to the per-CPU wake depth (see Nesting).
+ *    One exception, as in epoll: a transfer re-queues level-triggered
+ *    items on ep->rdllist without it, which is safe because ovflist is
+ *    active then (callbacks do not touch rdllist) and every scan holds
+ *    ep->mtx (no other scan runs).
+ * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken by
+ *    xpoll's wakeups (callback.c) after ep->lock has been dropped, with a
+ *    lockdep subclass equal to the per-CPU wake depth (see Nesting), and
+ *    by pollers queueing and unqueueing themselves (poll_wait(),
+ *    remove_wait_queue()) with no xpoll lock held.
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
  *
  * Reference counts and lifetimes

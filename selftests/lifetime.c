@@ -8,6 +8,9 @@
  * epoll.  Each test on both backends.
  */
 #include "xp_test.h"
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sys/mman.h>
 
 FIXTURE(life) { int be, p; };
 XP_BACKENDS(life);
@@ -216,6 +219,105 @@ TEST_F_TIMEOUT(life, many_closed_sockets_all_released, 60)
 	EXPECT_EQ(0, late);
 	EXPECT_GT(3000000000LL, now_ns() - t0);
 	EXPECT_EQ(0, fdinfo_items(self->p));
+}
+
+struct stalled_wait {
+	int be, p;
+	struct epoll_event *ev;
+	int ret;
+};
+
+static void *stalled_wait_fn(void *arg)
+{
+	struct stalled_wait *sw = arg;
+
+	sw->ret = pl_wait(sw->be, sw->p, sw->ev, 1, -1, NULL);
+	return NULL;
+}
+
+static void *close_fn(void *arg)
+{
+	close(*(int *)arg);
+	return NULL;
+}
+
+/*
+ * The release of closed files must not wait for an unrelated instance.
+ * Instance `stuck` holds its mutex for as long as its owner likes: a wait
+ * stores its event into a userfaultfd page nobody serves yet.  It also
+ * watches a pipe whose reader is then closed, so it has an item of a
+ * closed file to drop, and the reaper (xpoll's, which serves every
+ * instance) meets it.  Meanwhile a socket watched by the fixture's
+ * instance is closed: its peer must see EOF within about a second.
+ * (epoll: closing the pipe's reader waits for `stuck`'s mutex in the
+ * closing task, hence a thread of its own; the socket is not held up.)
+ */
+TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_zeropage zp = { 0 };
+	struct stalled_wait sw = { 0 };
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	pthread_t waiter, closer;
+	int uffd, stuck, e, pp[2], s[2];
+	char *page;
+
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = pg;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	stuck = pl_create(self->be, 1);
+	ASSERT_LE(0, stuck);
+	ASSERT_LE(0, e = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC));
+	ASSERT_EQ(0, pl_ctl(self->be, stuck, EPOLL_CTL_ADD, e, EPOLLIN, 1));
+	ASSERT_EQ(0, pipe2(pp, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_EQ(0, pl_ctl(self->be, stuck, EPOLL_CTL_ADD, pp[0], EPOLLIN, 2));
+
+	/* The wait stalls storing its event, holding stuck's mutex. */
+	sw.be = self->be;
+	sw.p = stuck;
+	sw.ev = (struct epoll_event *)page;
+	ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* stuck now has an item of a closed file; let the reaper meet it. */
+	ASSERT_EQ(0, pthread_create(&closer, NULL, close_fn, &pp[0]));
+	msleep(300);
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+	peer_sees_eof(_metadata, self->be, self->p, s[0], s[1], EPOLLIN);
+	close(s[1]);
+
+	/* Let the wait go; stuck's own closed pipe is released then too. */
+	zp.range.start = (uintptr_t)page;
+	zp.range.len = pg;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	ASSERT_EQ(0, pthread_join(waiter, NULL));
+	EXPECT_EQ(1, sw.ret);
+	EXPECT_EQ(1, sw.ev[0].data.u64);
+	ASSERT_EQ(0, pthread_join(closer, NULL));
+	EXPECT_LE(0, time_to(pp[1], POLLERR, 5000))
+		TH_LOG("the pipe's writer never saw the reader go");
+	close(pp[1]);
+	close(e);
+	close(stuck);
+	munmap(page, pg);
+	close(uffd);
 }
 
 XP_NO_HOOK

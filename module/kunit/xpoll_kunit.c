@@ -825,6 +825,49 @@ static void xpoll_reaper_many(struct kunit *test)
 	}
 }
 
+/*
+ * A reaper pass is sized in files, not items, so that a few files watched
+ * by many instances take no more passes than a few files watched once:
+ * 16 files in 800 instances each are 12,800 items, three times the 4096
+ * a pass counted when it counted items, and two passes (one may begin in
+ * the middle of a tree) must still release every one of them once closed.
+ */
+static void xpoll_reaper_shared_files(struct kunit *test)
+{
+	enum { NF = 16, NI = 800 };
+	long targets = xpoll_nr_targets();
+	struct file *tf[NF], **xf;
+	bool rel[NF] = { };
+	int i, j;
+
+	xf = kunit_kcalloc(test, NI, sizeof(*xf), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, xf);
+	for (i = 0; i < NF; i++) {
+		tf[i] = xpt_new(test, 1, 0);
+		xpt_of(tf[i])->released = &rel[i];
+	}
+	for (j = 0; j < NI; j++) {
+		xf[j] = inst_new(test);
+		for (i = 0; i < NF; i++)
+			KUNIT_ASSERT_EQ(test, ctl(xf[j], XPOLL_CTL_ADD, tf[i],
+						  i, EPOLLIN, i), 0);
+	}
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF);
+
+	for (i = 0; i < NF; i++)
+		fput(tf[i]);
+	flush_delayed_fput();
+	xpoll_reap_now();
+	xpoll_reap_now();
+	flush_delayed_fput();
+	for (i = 0; i < NF; i++)
+		KUNIT_EXPECT_TRUE_MSG(test, rel[i], "file %d", i);
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	KUNIT_EXPECT_EQ(test, nr_items(xf[0]), 0L);
+	for (j = 0; j < NI; j++)
+		put_file(xf[j]);
+}
+
 static struct kunit_case xpoll_tree_cases[] = {
 	KUNIT_CASE(xpoll_rbtree_order_lookup),
 	KUNIT_CASE(xpoll_ctl_errors),
@@ -856,6 +899,7 @@ static struct kunit_case xpoll_lifetime_cases[] = {
 	KUNIT_CASE(xpoll_instance_lifecycle),
 	KUNIT_CASE(xpoll_target_closed),
 	KUNIT_CASE(xpoll_reaper_many),
+	KUNIT_CASE(xpoll_reaper_shared_files),
 	{}
 };
 
