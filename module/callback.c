@@ -97,8 +97,14 @@ static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
 out_unlock:
 	spin_unlock_irqrestore(&ep->lock, flags);
 
+	/*
+	 * io_uring marks the wakeups of its completion queue with
+	 * EPOLL_URING_WAKE; pass it on, as epoll does, so that a multishot
+	 * poll of this instance that a completion woke through us turns
+	 * one-shot instead of posting completions in a loop.
+	 */
 	if (pwake)
-		xpoll_poll_wake(ep, it);
+		xpoll_poll_wake(ep, it, pollflags & EPOLL_URING_WAKE);
 
 	if (!(it->events & EPOLLEXCLUSIVE))
 		ewake = 1;
@@ -190,8 +196,23 @@ void xpoll_unregister_item(struct xpoll_item *it)
 	xpoll_unhook(&it->pwq);
 }
 
-/* Wakes @ep's pollers now, as part of wake chain @chain (0: a new one). */
-static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain)
+/* Defers the wakeup of @ep's pollers, with @key, to ep->pw_work. */
+static void xpoll_poll_wake_later(struct xpoll_instance *ep, u64 chain,
+				  __poll_t key)
+{
+	WRITE_ONCE(ep->pending_chain, chain);
+	/* Queuers may race (the work runs once for both): keep every key. */
+	if (key)
+		atomic_or((__force int)key, &ep->pending_key);
+	irq_work_queue(&ep->pw_work);
+}
+
+/*
+ * Wakes @ep's pollers now, as part of wake chain @chain (0: a new one),
+ * with @key (EPOLL_URING_WAKE or 0) besides EPOLLIN.
+ */
+static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain,
+				__poll_t key)
 {
 	unsigned long flags;
 	int depth, cpu;
@@ -211,15 +232,14 @@ static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain)
 	if (depth > XPOLL_MAX_WAKE_DEPTH) {
 		/* Too deep for one stack and for lockdep: start afresh. */
 		__this_cpu_dec(xpoll_wake_depth);
-		WRITE_ONCE(ep->pending_chain, chain);
 		local_irq_restore(flags);
-		irq_work_queue(&ep->pw_work);
+		xpoll_poll_wake_later(ep, chain, key);
 		return;
 	}
 	WRITE_ONCE(ep->last_chain, chain);
 	spin_lock_nested(&ep->poll_wait.lock, depth - 1);
 	WRITE_ONCE(ep->wake_cpu, cpu);
-	wake_up_locked_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM);
+	wake_up_locked_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM | key);
 	WRITE_ONCE(ep->wake_cpu, -1);
 	spin_unlock(&ep->poll_wait.lock);
 	__this_cpu_dec(xpoll_wake_depth);
@@ -228,15 +248,17 @@ static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain)
 
 /*
  * Wakes the pollers of @ep.  @it is the item whose callback asks for it,
- * or NULL outside callbacks.
+ * or NULL outside callbacks; @key is EPOLL_URING_WAKE if that wakeup
+ * carried it, else 0.
  */
-void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it)
+void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
+		     __poll_t key)
 {
 	unsigned long flags;
 	u64 chain;
 
 	if (!it || xpoll_kind_of(it->file) != XPOLL_KIND_EPOLL) {
-		xpoll_poll_wake_now(ep, 0);
+		xpoll_poll_wake_now(ep, 0, key);
 		return;
 	}
 	/* From an epoll target: defer, unless this chain woke us already. */
@@ -245,10 +267,8 @@ void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it)
 		chain = __this_cpu_read(xpoll_wake_chain);
 	else
 		chain = atomic64_inc_return(&xpoll_chain_seq);
-	if (READ_ONCE(ep->last_chain) != chain) {
-		WRITE_ONCE(ep->pending_chain, chain);
-		irq_work_queue(&ep->pw_work);
-	}
+	if (READ_ONCE(ep->last_chain) != chain)
+		xpoll_poll_wake_later(ep, chain, key);
 	local_irq_restore(flags);
 }
 
@@ -256,8 +276,9 @@ void xpoll_pw_work_fn(struct irq_work *work)
 {
 	struct xpoll_instance *ep = container_of(work, struct xpoll_instance,
 						 pw_work);
+	__poll_t key = (__force __poll_t)atomic_xchg(&ep->pending_key, 0);
 
-	xpoll_poll_wake_now(ep, READ_ONCE(ep->pending_chain));
+	xpoll_poll_wake_now(ep, READ_ONCE(ep->pending_chain), key);
 }
 
 int xpoll_cb_init(void)

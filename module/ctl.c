@@ -301,7 +301,7 @@ static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it)
 	}
 	spin_unlock_irq(&ep->lock);
 	if (pwake)
-		xpoll_poll_wake(ep, NULL);
+		xpoll_poll_wake(ep, NULL, 0);
 }
 
 static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,

@@ -110,7 +110,7 @@ int xpoll_release(struct inode *inode, struct file *file)
 
 	/* As epoll: pollers still queued (poll/select) learn the news. */
 	if (waitqueue_active(&ep->poll_wait))
-		xpoll_poll_wake(ep, NULL);
+		xpoll_poll_wake(ep, NULL, 0);
 	xpoll_remove_all(ep);
 	xpoll_instance_put(ep);
 	return 0;

@@ -192,6 +192,7 @@ struct xpoll_instance {
 	struct irq_work pw_work;	/* deferred poller wakeup */
 	u64 last_chain;			/* wake chain that last woke pollers */
 	u64 pending_chain;		/* wake chain pw_work continues */
+	atomic_t pending_key;		/* EPOLL_URING_WAKE for pw_work */
 	/* Nesting edges, under xpoll_topo_lock. */
 	struct list_head children;	/* xpoll_nest.child_link */
 	struct list_head parents;	/* xpoll_nest.parent_link */
@@ -317,7 +318,8 @@ void xpoll_ctl_exit(void);
 /* callback.c */
 __poll_t xpoll_register_poll(struct xpoll_item *it, bool *ok);
 void xpoll_unregister_item(struct xpoll_item *it);
-void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it);
+void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
+		     __poll_t key);
 void xpoll_pw_work_fn(struct irq_work *work);
 int xpoll_cb_init(void);
 void xpoll_cb_exit(void);

@@ -3,9 +3,12 @@
  * Issue 3 point 2: the wakeup callbacks.  An entry on every wait queue a
  * target registers, filtering by the item's mask, one queueing per item,
  * blocked waiters and pollers of the instance woken, and POLLFREE (the
- * signalfd wait queue dies with its sighand while the file lives on).
+ * signalfd wait queue dies with its sighand while the file lives on),
+ * and io_uring's EPOLL_URING_WAKE mark passed on to the instance's pollers.
  */
 #include "xp_test.h"
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 
 FIXTURE(cb) { int be, p; };
@@ -298,6 +301,125 @@ TEST_F_TIMEOUT(cb, pollfree_from_a_thread_with_own_sighand, 30)
 	EXPECT_EQ(0, CTL(EPOLL_CTL_DEL, args[2], 0, 0));
 	close(args[2]);
 	close(efd);
+}
+
+/* Just enough of an io_uring (raw system calls) to submit and reap. */
+struct uring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	void *rings, *sqe_map;
+	size_t rings_len, sqe_len;
+};
+
+static int uring_init(struct uring *r, unsigned int entries)
+{
+	struct io_uring_params p = { 0 };
+	char *m;
+
+	r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+	if (r->fd < 0)
+		return -errno;
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
+		return -EOPNOTSUPP;	/* every 6.1 kernel has it */
+	r->rings_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	if (p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe) > r->rings_len)
+		r->rings_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	r->sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	r->rings = mmap(NULL, r->rings_len, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	r->sqe_map = mmap(NULL, r->sqe_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->rings == MAP_FAILED || r->sqe_map == MAP_FAILED)
+		return -ENOMEM;
+	m = r->rings;
+	r->sq_tail = (unsigned int *)(m + p.sq_off.tail);
+	r->sq_mask = (unsigned int *)(m + p.sq_off.ring_mask);
+	r->sq_array = (unsigned int *)(m + p.sq_off.array);
+	r->cq_head = (unsigned int *)(m + p.cq_off.head);
+	r->cq_tail = (unsigned int *)(m + p.cq_off.tail);
+	r->cq_mask = (unsigned int *)(m + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+	r->sqes = r->sqe_map;
+	return 0;
+}
+
+static void uring_exit(struct uring *r)
+{
+	munmap(r->sqe_map, r->sqe_len);
+	munmap(r->rings, r->rings_len);
+	close(r->fd);
+}
+
+/* Submits one SQE; returns io_uring_enter()'s result. */
+static int uring_submit(struct uring *r, const struct io_uring_sqe *sqe)
+{
+	unsigned int tail = *r->sq_tail, i = tail & *r->sq_mask;
+
+	r->sqes[i] = *sqe;
+	r->sq_array[i] = i;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	return (int)syscall(__NR_io_uring_enter, r->fd, 1, 0, 0, NULL, 0);
+}
+
+/* Reaps every CQE; counts those of @user_data, and their last flags. */
+static int uring_reap(struct uring *r, uint64_t user_data, uint32_t *flags)
+{
+	unsigned int head = *r->cq_head, n = 0;
+
+	/* Run the task work that posts poll completions, then look. */
+	syscall(__NR_io_uring_enter, r->fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+	while (head != __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) {
+		struct io_uring_cqe *c = &r->cqes[head & *r->cq_mask];
+
+		if (c->user_data == user_data) {
+			n++;
+			*flags = c->flags;
+		}
+		head++;
+	}
+	__atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+	return (int)n;
+}
+
+/*
+ * io_uring wakes the pollers of its completion queue with EPOLL_URING_WAKE
+ * in the key, and an instance between them must pass it on to its own
+ * pollers, as epoll does.  Here the instance watches the ring, and a
+ * multishot IORING_OP_POLL_ADD on the ring polls the instance: each
+ * completion the poll posts wakes the ring, so the instance, so the poll
+ * again.  With the mark io_uring sees the loop and makes the poll one-shot
+ * after its first completion; without it the poll posts until the
+ * completion queue is full.
+ */
+TEST_F(cb, io_uring_wake_mark_reaches_pollers)
+{
+	struct io_uring_sqe poll = {
+		.opcode = IORING_OP_POLL_ADD, .fd = self->p,
+		.poll32_events = POLLIN, .len = IORING_POLL_ADD_MULTI,
+		.user_data = 1,
+	};
+	struct io_uring_sqe nop = { .opcode = IORING_OP_NOP, .user_data = 2 };
+	uint32_t flags = 0;
+	struct uring r;
+	int e;
+
+	e = uring_init(&r, 8);
+	if (e == -ENOSYS || e == -EPERM)
+		SKIP(return, "io_uring: %s", strerror(-e));
+	ASSERT_EQ(0, e);
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, r.fd, EPOLLIN, 7));
+	ASSERT_EQ(1, uring_submit(&r, &poll));
+	ASSERT_EQ(0, uring_reap(&r, 1, &flags)) TH_LOG("the poll completed at once");
+	/* The NOP's completion makes the ring, so the instance, readable. */
+	ASSERT_EQ(1, uring_submit(&r, &nop));
+	msleep(50);
+	EXPECT_EQ(1, uring_reap(&r, 1, &flags))
+		TH_LOG("the multishot poll completed more than once: the wakeup lost its mark");
+	EXPECT_FALSE(flags & IORING_CQE_F_MORE)
+		TH_LOG("the poll stayed armed (flags %#x)", flags);
+	uring_exit(&r);
 }
 
 XP_NO_HOOK
