@@ -10,8 +10,8 @@
  * Compat: every ioctl struct has one layout for 32- and 64-bit callers
  * (checked below), struct epoll_event is 12 bytes on both x86-64 and
  * i386, so compat_ioctl only converts the argument pointer; the user
- * pointers inside the structs are converted where they are used
- * (in_compat_syscall()).
+ * pointers inside the structs are __u64 for both and used whole
+ * (xpoll_u64_to_uptr()).
  */
 #include <linux/compat.h>
 #include <linux/magic.h>

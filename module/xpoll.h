@@ -127,7 +127,6 @@
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
 
-#include <linux/compat.h>
 #include <linux/fs.h>		/* before eventpoll.h, which needs it */
 #include <linux/eventpoll.h>
 #include <linux/irq_work.h>
@@ -357,11 +356,15 @@ static inline bool xpoll_item_dead(const struct xpoll_item *it)
 	return file_count(it->file) == 1;
 }
 
-/* A __u64 user pointer of an ioctl struct, from a 64- or 32-bit caller. */
+/*
+ * A __u64 user pointer of an ioctl struct, from a 64- or 32-bit caller:
+ * taken whole from both, as io_uring takes its own.  A 32-bit caller has
+ * nothing mapped at or above 4 GiB, so a value with high bits set fails
+ * with EFAULT where it is used, instead of being cut down to an address
+ * that the caller may well have.
+ */
 static inline void __user *xpoll_u64_to_uptr(u64 val)
 {
-	if (in_compat_syscall())
-		return compat_ptr((u32)val);
 	return u64_to_user_ptr(val);
 }
 

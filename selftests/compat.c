@@ -86,6 +86,51 @@ TEST(ctl_batch_pointers)
 	close(p);
 }
 
+/*
+ * The user pointers inside the structs are 64 bits for every caller: one
+ * with high bits set is an address a 32-bit program has nothing at, so
+ * EFAULT, never cut down to the 32-bit address under it (which here is a
+ * good buffer, so a cut-down pointer would succeed).
+ */
+TEST(high_pointer_bits_fault)
+{
+	const uint64_t hi = 1ULL << 63;
+	struct xpoll_ctl c = { .op = EPOLL_CTL_ADD, .events = EPOLLIN };
+	int32_t res = 9;
+	struct xpoll_ctl_batch b = {
+		.ctls = (uintptr_t)&c | hi, .results = (uintptr_t)&res, .nr = 1,
+	};
+	struct epoll_event ev;
+	struct xpoll_wait w = {
+		.events = (uintptr_t)&ev | hi, .maxevents = 1,
+	};
+	uint64_t mask = 0;
+	int p, efd;
+
+	XP_REQUIRE(BE_XPOLL);
+	p = xp_open(O_CLOEXEC);
+	efd = eventfd(1, EFD_CLOEXEC);
+	ASSERT_LE(0, p);
+	c.fd = efd;
+	EXPECT_EQ(-1, ioctl(p, XPOLL_IOC_CTL_BATCH, &b));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(9, res);
+	b.ctls = (uintptr_t)&c;
+	ASSERT_EQ(1, ioctl(p, XPOLL_IOC_CTL_BATCH, &b));
+	ASSERT_EQ(0, res);
+	EXPECT_EQ(-1, ioctl(p, XPOLL_IOC_WAIT, &w));
+	EXPECT_EQ(EFAULT, errno);
+	w.events = (uintptr_t)&ev;
+	w.sigmask = (uintptr_t)&mask | hi;
+	w.sigsetsize = 8;
+	EXPECT_EQ(-1, ioctl(p, XPOLL_IOC_WAIT, &w));
+	EXPECT_EQ(EFAULT, errno);
+	w.sigmask = (uintptr_t)&mask;
+	EXPECT_EQ(1, ioctl(p, XPOLL_IOC_WAIT, &w));
+	close(efd);
+	close(p);
+}
+
 TEST_F(compat, data_and_events_round_trip)
 {
 	struct epoll_event ev[8];
