@@ -40,10 +40,11 @@ static_assert(sizeof(struct epoll_event) == 12);
 #endif
 
 /*
- * Per-user limit on items, as epoll's max_user_watches; a negative value at
- * load time means "compute it as epoll does" (4% of low memory divided by
- * the cost of one watch: for xpoll the item, which holds its first wait
- * entry; for epoll an epitem and an eppoll_entry).
+ * Per-user limit on items, as epoll's max_user_watches.  Left unset (the
+ * default, -1) it is computed at load as epoll computes its own: 4% of low
+ * memory divided by the cost of one watch (for xpoll the item, which holds
+ * its first wait entry; for epoll an epitem and an eppoll_entry).  A value
+ * given, at load or later, must be 0 or more.
  */
 unsigned long xpoll_max_user_watches;
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_max_user_watches);

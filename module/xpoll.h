@@ -74,9 +74,10 @@
  *   whead is safe.
  * - The target file: see the top of target.c.  Items take no reference of
  *   their own; item->file is valid while the item exists.
- * - A nested instance (item->kind == XPOLL_KIND_XPOLL) is kept alive by the
- *   target's file reference; cycles between instances are refused with
- *   ELOOP, so references between instances can never form a cycle.
+ * - A nested instance (an item whose file is an xpoll instance, as
+ *   xpoll_kind_of() tells) is kept alive by the target's file reference;
+ *   cycles between instances are refused with ELOOP, so references
+ *   between instances can never form a cycle.
  *
  * Ready list and transfer
  * -----------------------
