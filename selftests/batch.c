@@ -7,7 +7,6 @@
  * uapi/linux/xpoll.h (faults at either array), and order within a batch.
  */
 #include "xp_test.h"
-#include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -329,20 +328,6 @@ static char proc_state(pid_t pid)
 	return p ? p[2] : 0;
 }
 
-struct stalled_wait {
-	int xp;
-	struct epoll_event *ev;
-	int ret;
-};
-
-static void *stalled_wait(void *arg)
-{
-	struct stalled_wait *sw = arg;
-
-	sw->ret = xp_wait_raw(sw->xp, sw->ev, 1, -1, NULL);
-	return NULL;
-}
-
 /*
  * A batch stops between two changes when its task is killed, instead of
  * applying the rest first (the header's "a fatal signal ... stops the batch
@@ -356,32 +341,19 @@ static void *stalled_wait(void *arg)
 TEST_F(batch, fatal_signal_stops_between_changes)
 {
 	enum { NR = 16 };
-	long pg = sysconf(_SC_PAGESIZE);
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { 0 };
-	struct uffdio_zeropage zp = { 0 };
 	struct stalled_wait sw = { 0 };
 	struct xpoll_ctl c[NR];
-	struct pollfd pfd;
-	struct uffd_msg msg;
-	int uffd, e, efd[NR], status, stable = 0;
+	struct uffd_page u;
+	int e, efd[NR], status, stable = 0;
 	int32_t res[NR];
 	uint64_t one = 1;
 	pthread_t t;
 	pid_t pid;
-	char *page;
 
-	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
-		SKIP(return, "userfaultfd: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	reg.range.start = (uintptr_t)page;
-	reg.range.len = pg;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	e = uffd_page_open(&u);
+	if (e == -ENOSYS || e == -EPERM)
+		SKIP(return, "userfaultfd: %s", strerror(-e));
+	ASSERT_EQ(0, e);
 
 	ASSERT_LE(0, e = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	ASSERT_EQ(8, write(e, &one, 8));
@@ -392,14 +364,11 @@ TEST_F(batch, fatal_signal_stops_between_changes)
 	}
 
 	/* The wait stalls storing its event, holding the instance's mutex. */
-	sw.xp = self->xp;
-	sw.ev = (struct epoll_event *)page;
-	ASSERT_EQ(0, pthread_create(&t, NULL, stalled_wait, &sw));
-	pfd.fd = uffd;
-	pfd.events = POLLIN;
-	ASSERT_EQ(1, poll(&pfd, 1, 10000));
-	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
-	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	sw.be = BE_XPOLL;
+	sw.p = self->xp;
+	sw.ev = (struct epoll_event *)u.page;
+	ASSERT_EQ(0, pthread_create(&t, NULL, stalled_wait_fn, &sw));
+	ASSERT_TRUE(uffd_page_faulted(&u, 10000));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -414,9 +383,7 @@ TEST_F(batch, fatal_signal_stops_between_changes)
 	EXPECT_EQ(2, stable) TH_LOG("the batch never blocked on the mutex");
 	EXPECT_EQ(0, kill(pid, SIGKILL));
 
-	zp.range.start = (uintptr_t)page;
-	zp.range.len = pg;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	ASSERT_EQ(0, uffd_page_release(&u));
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(1, sw.ret);
 	EXPECT_EQ(99, sw.ev[0].data.u64);
@@ -433,8 +400,7 @@ TEST_F(batch, fatal_signal_stops_between_changes)
 	for (int i = 0; i < NR; i++)
 		close(efd[i]);
 	close(e);
-	munmap(page, pg);
-	close(uffd);
+	uffd_page_close(&u);
 }
 
 /* Changes apply in array order, each seeing the ones before it. */

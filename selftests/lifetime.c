@@ -8,9 +8,6 @@
  * epoll.  Each test on both backends.
  */
 #include "xp_test.h"
-#include <linux/userfaultfd.h>
-#include <pthread.h>
-#include <sys/mman.h>
 
 FIXTURE(life) { int be, p; };
 XP_BACKENDS(life);
@@ -221,20 +218,6 @@ TEST_F_TIMEOUT(life, many_closed_sockets_all_released, 60)
 	EXPECT_EQ(0, fdinfo_items(self->p));
 }
 
-struct stalled_wait {
-	int be, p;
-	struct epoll_event *ev;
-	int ret;
-};
-
-static void *stalled_wait_fn(void *arg)
-{
-	struct stalled_wait *sw = arg;
-
-	sw->ret = pl_wait(sw->be, sw->p, sw->ev, 1, -1, NULL);
-	return NULL;
-}
-
 static void *close_fn(void *arg)
 {
 	close(*(int *)arg);
@@ -254,28 +237,15 @@ static void *close_fn(void *arg)
  */
 TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { 0 };
-	struct uffdio_zeropage zp = { 0 };
 	struct stalled_wait sw = { 0 };
-	struct pollfd pfd;
-	struct uffd_msg msg;
 	pthread_t waiter, closer;
-	int uffd, stuck, e, pp[2], s[2];
-	char *page;
+	int stuck, e, pp[2], s[2];
+	struct uffd_page u;
 
-	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
-		SKIP(return, "userfaultfd: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	reg.range.start = (uintptr_t)page;
-	reg.range.len = pg;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	e = uffd_page_open(&u);
+	if (e == -ENOSYS || e == -EPERM)
+		SKIP(return, "userfaultfd: %s", strerror(-e));
+	ASSERT_EQ(0, e);
 
 	stuck = pl_create(self->be, 1);
 	ASSERT_LE(0, stuck);
@@ -287,13 +257,9 @@ TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
 	/* The wait stalls storing its event, holding stuck's mutex. */
 	sw.be = self->be;
 	sw.p = stuck;
-	sw.ev = (struct epoll_event *)page;
+	sw.ev = (struct epoll_event *)u.page;
 	ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
-	pfd.fd = uffd;
-	pfd.events = POLLIN;
-	ASSERT_EQ(1, poll(&pfd, 1, 10000));
-	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
-	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	ASSERT_TRUE(uffd_page_faulted(&u, 10000));
 
 	/* stuck now has an item of a closed file; let the reaper meet it. */
 	ASSERT_EQ(0, pthread_create(&closer, NULL, close_fn, &pp[0]));
@@ -304,9 +270,7 @@ TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
 	close(s[1]);
 
 	/* Let the wait go; stuck's own closed pipe is released then too. */
-	zp.range.start = (uintptr_t)page;
-	zp.range.len = pg;
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	ASSERT_EQ(0, uffd_page_release(&u));
 	ASSERT_EQ(0, pthread_join(waiter, NULL));
 	EXPECT_EQ(1, sw.ret);
 	EXPECT_EQ(1, sw.ev[0].data.u64);
@@ -316,8 +280,7 @@ TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
 	close(pp[1]);
 	close(e);
 	close(stuck);
-	munmap(page, pg);
-	close(uffd);
+	uffd_page_close(&u);
 }
 
 XP_NO_HOOK

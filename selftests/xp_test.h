@@ -32,12 +32,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <linux/time_types.h>
+#include <linux/userfaultfd.h>
 #include <linux/xpoll.h>
 
 /*
@@ -243,6 +245,82 @@ static inline bool wait_sleeping(pid_t tid, int ms)
 static inline pid_t gettid_(void)
 {
 	return (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * A page whose first touch stalls the toucher (a userfaultfd in MISSING
+ * mode) until uffd_page_release(): how a test holds an instance's mutex
+ * from userspace, for as long as it likes, with a wait that stores its
+ * event there (stalled_wait_fn in a thread; epoll and xpoll both copy
+ * events out under the instance's mutex).
+ */
+struct uffd_page {
+	int fd;
+	char *page;
+	long len;
+};
+
+/* 0, or -errno if the kernel gives no userfaultfd (the test SKIPs). */
+static inline int uffd_page_open(struct uffd_page *u)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+
+	u->page = MAP_FAILED;
+	u->len = sysconf(_SC_PAGESIZE);
+	u->fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->fd < 0)
+		return -errno;
+	u->page = mmap(NULL, u->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u->page == MAP_FAILED || ioctl(u->fd, UFFDIO_API, &api))
+		return -errno;
+	reg.range.start = (uintptr_t)u->page;
+	reg.range.len = u->len;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	return ioctl(u->fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+/* Has someone touched the page (and stalled there) within @ms? */
+static inline bool uffd_page_faulted(struct uffd_page *u, int ms)
+{
+	struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	return poll(&pfd, 1, ms) == 1 &&
+	       read(u->fd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Maps a zero page there: the stalled toucher goes on. */
+static inline int uffd_page_release(struct uffd_page *u)
+{
+	struct uffdio_zeropage zp = { 0 };
+
+	zp.range.start = (uintptr_t)u->page;
+	zp.range.len = u->len;
+	return ioctl(u->fd, UFFDIO_ZEROPAGE, &zp);
+}
+
+static inline void uffd_page_close(struct uffd_page *u)
+{
+	munmap(u->page, u->len);
+	close(u->fd);
+}
+
+/* One blocking wait of one event, run in a thread. */
+struct stalled_wait {
+	int be, p;
+	struct epoll_event *ev;
+	int ret;
+};
+
+static inline void *stalled_wait_fn(void *arg)
+{
+	struct stalled_wait *sw = arg;
+
+	sw->ret = pl_wait(sw->be, sw->p, sw->ev, 1, -1, NULL);
+	return NULL;
 }
 
 /* Count the "tfd:" lines of /proc/self/fdinfo/<fd>: items of an instance. */

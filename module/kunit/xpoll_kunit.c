@@ -773,6 +773,19 @@ static long nr_items(struct file *xf)
 }
 
 /*
+ * Runs the releases of the files the test let go, then two reaper passes
+ * (a pass may begin in the middle of a tree: two cover every item), then
+ * the releases those passes caused.
+ */
+static void reap_two_passes(void)
+{
+	flush_delayed_fput();
+	xpoll_reap_now();
+	xpoll_reap_now();
+	flush_delayed_fput();
+}
+
+/*
  * The reaper scans the file trees in batches and takes at most a few
  * dead items out of each batch: with hundreds of files, every other one
  * closed by the user, and a third of them also watched by a second
@@ -804,11 +817,7 @@ static void xpoll_reaper_many(struct kunit *test)
 
 	for (i = 0; i < NF; i += 2)
 		fput(tf[i]);
-	flush_delayed_fput();
-	/* A pass may begin in the middle of a tree: two cover everything. */
-	xpoll_reap_now();
-	xpoll_reap_now();
-	flush_delayed_fput();
+	reap_two_passes();
 	for (i = 0; i < NF; i++)
 		KUNIT_EXPECT_EQ_MSG(test, rel[i], !(i % 2), "file %d", i);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF / 2);
@@ -856,10 +865,7 @@ static void xpoll_reaper_shared_files(struct kunit *test)
 
 	for (i = 0; i < NF; i++)
 		fput(tf[i]);
-	flush_delayed_fput();
-	xpoll_reap_now();
-	xpoll_reap_now();
-	flush_delayed_fput();
+	reap_two_passes();
 	for (i = 0; i < NF; i++)
 		KUNIT_EXPECT_TRUE_MSG(test, rel[i], "file %d", i);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
