@@ -19,7 +19,9 @@
  *    epoll says EINVAL there (after EBADF/EPERM for the target in ctl).
  *
  * Waits are cancellation points, as epoll_wait is in glibc: cancellation
- * is made asynchronous for the duration of the ioctl only.
+ * is made asynchronous for the duration of the ioctl only. Creating an
+ * instance is not one, as epoll_create1 is not: cancellation is disabled
+ * around the open() (which is one).
  *
  * No state: every function is thread-safe and async-signal-safe except
  * through pthread_setcanceltype, which is itself async-cancel-safe.
@@ -42,11 +44,17 @@
 
 XPOLL_API int xpoll_create1(int flags)
 {
+	int fd, old;
+
 	if (flags & ~XPOLL_CLOEXEC) {
 		errno = EINVAL;
 		return -1;
 	}
-	return open(XPOLL_DEVICE, O_RDWR | flags);
+	/* open() is a cancellation point; epoll_create1() is not. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	fd = open(XPOLL_DEVICE, O_RDWR | flags);
+	pthread_setcancelstate(old, NULL);
+	return fd;
 }
 
 XPOLL_API int xpoll_create(int size)

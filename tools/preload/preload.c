@@ -4,9 +4,11 @@
  * dynamically linked epoll program use xpoll instances.
  *
  * It defines epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait
- * and epoll_pwait2; the dynamic linker binds the program's (and its
- * libraries') calls to these instead of glibc's. The real functions are
- * found with dlsym(RTLD_NEXT) for the fallback path.
+ * and epoll_pwait2 (and, in 32-bit builds, glibc's __epoll_pwait2_time64,
+ * which 32-bit programs built with _TIME_BITS=64 call); the dynamic linker
+ * binds the program's (and its libraries') calls to these instead of
+ * glibc's. The real functions are found with dlsym(RTLD_NEXT) for the
+ * fallback path.
  *
  * Which descriptors are xpoll instances. Checking every call with fstat()
  * would double the system calls of an event loop, so the library keeps a
@@ -16,8 +18,10 @@
  *    epoll fd at that number;
  *  - a set bit is trusted: the call goes to the xpoll ioctl. If the fd has
  *    been closed and reused by something that is not an instance, the ioctl
- *    fails ENOTTY (no file but /dev/xpoll implements these commands), the bit
- *    is cleared and the real epoll function is called;
+ *    fails ENOTTY (other files do not implement these commands; an epoll
+ *    file on Linux 6.9 and later says EINVAL, so an EINVAL is checked with
+ *    fstat + version ioctl), the bit is cleared and the real epoll function
+ *    is called;
  *  - a clear bit sends the call to the real epoll function. If the fd is an
  *    instance this library did not see created (dup/dup2/dup3/F_DUPFD,
  *    inherited across exec, received over a UNIX socket), epoll fails EINVAL
@@ -74,6 +78,22 @@ typedef int (*pwait_fn)(int, struct epoll_event *, int, int,
 typedef int (*pwait2_fn)(int, struct epoll_event *, int,
 			 const struct timespec *, const sigset_t *);
 
+/*
+ * A 32-bit program built with _TIME_BITS=64 calls epoll_pwait2 as glibc's
+ * __epoll_pwait2_time64 (glibc >= 2.35), with glibc's struct __timespec64:
+ * a 64-bit tv_sec, then a 32-bit tv_nsec and padding (little-endian).
+ */
+#if defined(__TIMESIZE) && __TIMESIZE == 32
+#define XP_TIME64_ENTRY 1
+struct xp_timespec64 {
+	int64_t tv_sec;
+	int32_t tv_nsec;
+	int32_t pad;
+};
+typedef int (*pwait2_64_fn)(int, struct epoll_event *, int,
+			    const struct xp_timespec64 *, const sigset_t *);
+#endif
+
 static struct {
 	create_fn create;
 	create_fn create1;
@@ -81,6 +101,9 @@ static struct {
 	wait_fn wait;
 	pwait_fn pwait;
 	pwait2_fn pwait2;
+#ifdef XP_TIME64_ENTRY
+	pwait2_64_fn pwait2_64;
+#endif
 } real;
 
 static int opt_require, opt_debug;
@@ -121,6 +144,9 @@ static void init(void)
 	real.pwait = (pwait_fn)dlsym(RTLD_NEXT, "epoll_pwait");
 	/* glibc >= 2.35 only; without it the fallback says ENOSYS. */
 	real.pwait2 = (pwait2_fn)dlsym(RTLD_NEXT, "epoll_pwait2");
+#ifdef XP_TIME64_ENTRY
+	real.pwait2_64 = (pwait2_64_fn)dlsym(RTLD_NEXT, "__epoll_pwait2_time64");
+#endif
 	opt_require = env_on("XPOLL_PRELOAD_REQUIRE");
 	opt_debug = env_on("XPOLL_PRELOAD_DEBUG");
 }
@@ -216,9 +242,26 @@ static int adopt_if_instance(int fd, int saved_errno)
 	return 0;
 }
 
+/*
+ * An xpoll call on a marked fd failed: does the number now name another
+ * file (so the mark is stale)?  Other files answer our commands ENOTTY,
+ * but an epoll file on Linux 6.9 and later has an ioctl of its own that
+ * answers EINVAL, which xpoll also gives for bad arguments: that one is
+ * checked, on this error path only.  errno is kept when the mark holds.
+ */
+static int stale_mark(int fd)
+{
+	int err = errno;
+
+	if (err == ENOTTY || (err == EINVAL && xpoll_is_instance(fd) == 0))
+		return 1;
+	errno = err;
+	return 0;
+}
+
 /* ---- the interposed functions ---- */
 
-static int create_common(int flags, int size, int legacy)
+static int create_instance(int flags, int size, int legacy)
 {
 	int fd, err;
 
@@ -261,6 +304,22 @@ static int create_common(int flags, int size, int legacy)
 	return fd;
 }
 
+/*
+ * epoll_create1() is not a cancellation point, but open() and write()
+ * (the notices) are: cancellation is held off for the whole call.
+ */
+static int create_common(int flags, int size, int legacy)
+{
+	int fd, old, err;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	fd = create_instance(flags, size, legacy);
+	err = errno;
+	pthread_setcancelstate(old, NULL);
+	errno = err;
+	return fd;
+}
+
 XP_EXPORT int epoll_create1(int flags)
 {
 	return create_common(flags, 1, 0);
@@ -291,7 +350,7 @@ XP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	ensure_init();
 	if (marked(epfd)) {
 		ret = xpoll__ctl(epfd, op, fd, event);
-		if (ret == 0 || errno != ENOTTY)
+		if (ret == 0 || !stale_mark(epfd))
 			return ret;
 		unmark(epfd);	/* the number now names another file */
 	}
@@ -325,14 +384,16 @@ static int wait_on_xpoll(int epfd, struct epoll_event *events, int maxevents,
 	return ret;
 }
 
-enum wait_kind { W_WAIT, W_PWAIT, W_PWAIT2 };
+enum wait_kind { W_WAIT, W_PWAIT, W_PWAIT2, W_PWAIT2_TIME64 };
 
+/*
+ * @ns is the timeout for xpoll; @timeout (ms) or @ts (the caller's own
+ * timespec, of the kind's type) go to the real function as they came.
+ */
 static int wait_common(enum wait_kind kind, int epfd,
 		       struct epoll_event *events, int maxevents, int timeout,
-		       const struct timespec *ts, const sigset_t *sigmask)
+		       const void *ts, int64_t ns, const sigset_t *sigmask)
 {
-	int64_t ns = kind == W_PWAIT2 ? xpoll__ts_to_ns(ts)
-				      : xpoll__ms_to_ns(timeout);
 	int ret;
 
 	ensure_init();
@@ -342,7 +403,7 @@ static int wait_common(enum wait_kind kind, int epfd,
 			return -1;
 		}
 		ret = xpoll__wait_ns(epfd, events, maxevents, ns, sigmask);
-		if (ret >= 0 || errno != ENOTTY)
+		if (ret >= 0 || !stale_mark(epfd))
 			return ret;
 		unmark(epfd);
 	}
@@ -356,10 +417,19 @@ static int wait_common(enum wait_kind kind, int epfd,
 					      sigmask)
 				 : (errno = ENOSYS, -1);
 		break;
-	default:
+	case W_PWAIT2:
 		ret = real.pwait2 ? real.pwait2(epfd, events, maxevents, ts,
 						sigmask)
 				  : (errno = ENOSYS, -1);
+		break;
+	default:
+#ifdef XP_TIME64_ENTRY
+		ret = real.pwait2_64 ? real.pwait2_64(epfd, events, maxevents,
+						      ts, sigmask)
+				     : (errno = ENOSYS, -1);
+#else
+		ret = (errno = ENOSYS, -1);
+#endif
 		break;
 	}
 	if (ret < 0 && errno == EINVAL && adopt_if_instance(epfd, EINVAL))
@@ -371,14 +441,14 @@ XP_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 			 int timeout)
 {
 	return wait_common(W_WAIT, epfd, events, maxevents, timeout, NULL,
-			   NULL);
+			   xpoll__ms_to_ns(timeout), NULL);
 }
 
 XP_EXPORT int epoll_pwait(int epfd, struct epoll_event *events,
 			  int maxevents, int timeout, const sigset_t *sigmask)
 {
 	return wait_common(W_PWAIT, epfd, events, maxevents, timeout, NULL,
-			   sigmask);
+			   xpoll__ms_to_ns(timeout), sigmask);
 }
 
 XP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events,
@@ -386,5 +456,28 @@ XP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events,
 			   const sigset_t *sigmask)
 {
 	return wait_common(W_PWAIT2, epfd, events, maxevents, 0, timeout,
-			   sigmask);
+			   xpoll__ts_to_ns(timeout), sigmask);
 }
+
+#ifdef XP_TIME64_ENTRY
+/* As xpoll__ts_to_ns(), for glibc's 64-bit timespec. */
+static int64_t ts64_to_ns(const struct xp_timespec64 *ts)
+{
+	if (!ts)
+		return XPOLL_TIMEOUT_INFINITE;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+		return -2;
+	if (ts->tv_sec >= INT64_MAX / 1000000000LL)
+		return INT64_MAX;
+	return ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+XP_EXPORT int __epoll_pwait2_time64(int epfd, struct epoll_event *events,
+				    int maxevents,
+				    const struct xp_timespec64 *timeout,
+				    const sigset_t *sigmask)
+{
+	return wait_common(W_PWAIT2_TIME64, epfd, events, maxevents, 0,
+			   timeout, ts64_to_ns(timeout), sigmask);
+}
+#endif

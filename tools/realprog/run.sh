@@ -148,6 +148,8 @@ if [ "$HOSTRUN" != 1 ]; then
 			grep -v '^ok' "$W/libtest32.out" | diag
 		fi
 		eprog 32 "$REPO/tools/preload/libxpoll-preload32.so"
+		# 64-bit time_t: epoll_pwait2 arrives as __epoll_pwait2_time64
+		eprog 32t "$REPO/tools/preload/libxpoll-preload32.so"
 	fi
 fi
 

@@ -6,7 +6,9 @@
  *   backend: xpoll   (the /proc/self/fd link of the instance is /dev/xpoll)
  *   backend: epoll   (anon_inode:[eventpoll])
  * Covered: every interposed function, LT/ET, pwait's sigmask, pwait2's
- * timespec, errno cases, threads (each with its own instance, plus several
+ * timespec (also through glibc's time64 entry when built 32-bit with
+ * _TIME_BITS=64: epoll-prog32t), errno cases, epoll_create1 not a
+ * cancellation point, threads (each with its own instance, plus several
  * threads on one instance), fork (child uses the inherited instance), dup2
  * to a number the preload never saw, exec with an inherited instance, and
  * close-without-DEL. Prints TAP lines and "N passed, N failed"; exit 0 only
@@ -161,6 +163,18 @@ static int exec_child(int ep)
 	return n == 1 && got[0].data.u64 == 77 ? 0 : 1;
 }
 
+/* A thread with a cancel pending: epoll_create1 must not act on it. */
+static volatile int cancel_fd = -2;
+
+static void *cancel_thread(void *arg)
+{
+	(void)arg;
+	pthread_cancel(pthread_self());
+	cancel_fd = epoll_create1(EPOLL_CLOEXEC);
+	pthread_testcancel();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	char buf[256];
@@ -189,6 +203,15 @@ int main(int argc, char **argv)
 	CHECK(epoll_create(0) < 0 && errno == EINVAL, "epoll_create(0) -> EINVAL");
 	errno = 0;
 	CHECK(epoll_create1(0x1) < 0 && errno == EINVAL, "epoll_create1(bad flag) -> EINVAL");
+	{
+		pthread_t ct;
+
+		if (pthread_create(&ct, NULL, cancel_thread, NULL) == 0)
+			pthread_join(ct, NULL);
+		CHECK(cancel_fd >= 0, "epoll_create1 is not a cancellation point (a pending cancel waits)");
+		if (cancel_fd >= 0)
+			close(cancel_fd);
+	}
 
 	CHECK(pipe_scenario(ep, 0), "pipe LT: 2 KB in, 1 KB read, still ready");
 	CHECK(pipe_scenario(ep, 1), "pipe ET: 2 KB in, 1 KB read, not reported again");

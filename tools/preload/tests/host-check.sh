@@ -26,6 +26,11 @@ check "libtest (libxpoll errno paths, no module)" grep -q '^[0-9]* passed, 0 fai
 nm -D --defined-only "$PRE" | awk '$2 ~ /^[TW]$/ {print $3}' | sort >"$tmp/syms"
 printf '%s\n' epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait >"$tmp/want"
 check "preload exports exactly the six epoll functions" cmp -s "$tmp/syms" "$tmp/want"
+if [ -e preload/libxpoll-preload32.so ]; then
+	nm -D --defined-only preload/libxpoll-preload32.so | awk '$2 ~ /^[TW]$/ {print $3}' | sort >"$tmp/syms32"
+	printf '%s\n' __epoll_pwait2_time64 epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait | sort >"$tmp/want32"
+	check "32-bit preload: the six and glibc's time64 epoll_pwait2" cmp -s "$tmp/syms32" "$tmp/want32"
+fi
 check "preload needs only libc at run time" sh -c "! ldd '$PRE' | grep -v -e libc.so -e linux-vdso -e ld-linux -e libdl -e libpthread | grep -q ."
 
 $PROG >"$tmp/plain" 2>&1
