@@ -8,7 +8,9 @@
  * Rules of this ABI:
  *  - every struct has a fixed size and the same layout on 32- and 64-bit
  *    userspace (explicit padding, __u64 for user pointers), so compat
- *    callers use the same commands;
+ *    callers use the same commands; a user pointer is taken whole from
+ *    every caller, so a 32-bit program must zero-extend it (a cast through
+ *    uintptr_t does): high bits set make the call fail with EFAULT;
  *  - every reserved field and every flags field with no defined bit must
  *    be zero on input, else the call fails with EINVAL: that is how later
  *    versions add fields without breaking older binaries;
