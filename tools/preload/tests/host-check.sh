@@ -33,6 +33,10 @@ if [ -e preload/libxpoll-preload32.so ]; then
 fi
 check "preload needs only libc at run time" sh -c "! ldd '$PRE' | grep -v -e libc.so -e linux-vdso -e ld-linux -e libdl -e libpthread | grep -q ."
 
+# The fd hint: a marked number reused by another file (white-box).
+preload/tests/stale-hint >"$tmp/stale" 2>&1
+check "stale fd hint: calls reach the file now at that number ($(head -n 1 "$tmp/stale" | sed 's/^# //'))" grep -q '^[0-9]* passed, 0 failed' "$tmp/stale"
+
 $PROG >"$tmp/plain" 2>&1
 check "epoll-prog without the preload" grep -q '^[0-9]* passed, 0 failed' "$tmp/plain"
 
