@@ -132,6 +132,7 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	LIST_HEAD(dead);
 	poll_table npt;
 	__poll_t res = 0;
+	bool dead_found;
 
 	poll_wait(ep->file, &ep->poll_wait, pt);
 
@@ -153,18 +154,11 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 		list_del_init(&it->rdllink);
 	}
 	xpoll_done_scan(ep, &txlist);
-	/*
-	 * Items of closed targets are left to the reaper, which takes
-	 * ep->mtx properly; only take them off the ready list here.
-	 */
-	if (!list_empty(&dead)) {
-		spin_lock_irq(&ep->lock);
-		list_for_each_entry_safe(it, tmp, &dead, rdllink)
-			list_del_init(&it->rdllink);
-		spin_unlock_irq(&ep->lock);
-		xpoll_reaper_kick();
-	}
+	/* Items of closed targets are left to the reaper (wait.c says why). */
+	dead_found = xpoll_unqueue_dead(ep, &dead);
 	mutex_unlock(&ep->mtx);
+	if (dead_found)
+		xpoll_reaper_kick();
 	return res;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_poll);

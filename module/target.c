@@ -30,8 +30,12 @@
  *   since no descriptor is left to do it with.
  * - From that moment the file's items never report again: the transfer
  *   and the instance poll check the count before re-polling an item and
- *   take it off the ready list instead (xpoll_item_dead()); the transfer
- *   removes it at once.
+ *   take it off the ready list instead (xpoll_item_dead()), and kick the
+ *   reaper.  They do not remove it themselves: the last fput() of a task
+ *   runs only when it returns to user space, and a wait that goes on to
+ *   sleep would hold the file until its next event (see
+ *   xpoll_unqueue_dead()); the reaper's fput() runs from a worker, so the
+ *   file is released at once.
  * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
  *   file is watched (the ADD that makes the count of watched files 1
  *   starts it, and each pass re-arms it while the count is not 0), walks

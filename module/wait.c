@@ -133,6 +133,30 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 }
 
 /*
+ * Takes the items of closed targets that a scan found (linked on @dead,
+ * where callbacks do not queue them) off the ready list for good; they
+ * never report again.  They are not removed here but left to the reaper,
+ * which removes them from its worker: removing the last item of a file
+ * drops xpoll's reference, and a task's last fput() only runs when the
+ * task returns to user space, so a wait that went on to sleep would keep
+ * a closed socket open (its peer seeing no EOF) until its next event.
+ * Returns true if there were any: the caller kicks the reaper once it has
+ * dropped ep->mtx, so that the reaper's trylock finds it free.
+ */
+bool xpoll_unqueue_dead(struct xpoll_instance *ep, struct list_head *dead)
+{
+	struct xpoll_item *it, *tmp;
+
+	if (list_empty(dead))
+		return false;
+	spin_lock_irq(&ep->lock);
+	list_for_each_entry_safe(it, tmp, dead, rdllink)
+		list_del_init(&it->rdllink);
+	spin_unlock_irq(&ep->lock);
+	return true;
+}
+
+/*
  * Delivers up to @maxevents events to @sink.  Returns their number, 0, or
  * -EFAULT if the first one could not be stored (the item stays ready).
  */
@@ -144,8 +168,8 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	struct xpoll_chunk chunk __uninitialized;
 	LIST_HEAD(txlist);
 	LIST_HEAD(dead);
+	bool fault = false, dead_found;
 	__poll_t revents;
-	bool fault = false;
 	poll_table pt;
 	int res = 0;
 
@@ -187,13 +211,10 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		res = -EFAULT;
 	xpoll_done_scan(ep, &txlist);
 
-	list_for_each_entry_safe(it, tmp, &dead, rdllink) {
-		spin_lock_irq(&ep->lock);
-		list_del_init(&it->rdllink);
-		spin_unlock_irq(&ep->lock);
-		xpoll_item_remove(ep, it);
-	}
+	dead_found = xpoll_unqueue_dead(ep, &dead);
 	mutex_unlock(&ep->mtx);
+	if (dead_found)
+		xpoll_reaper_kick();
 	return res;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);
@@ -206,6 +227,23 @@ static int xpoll_autoremove_wake(struct wait_queue_entry *wq_entry,
 
 	list_del_init_careful(&wq_entry->entry);
 	return ret;
+}
+
+/*
+ * How late a timed wait may end, as epoll_pwait2 allows (select()'s rule):
+ * 0.1 % of the timeout (0.5 % for a niced task), at most 100 ms, at least
+ * the task's timer slack; none for real-time tasks.  A long timeout so
+ * lets the kernel batch timer expiries, as it does for epoll.
+ */
+static u64 xpoll_timer_slack(s64 timeout_ns)
+{
+	u64 slack;
+
+	if (rt_task(current))
+		return 0;
+	slack = div_u64(timeout_ns, task_nice(current) > 0 ? 200 : 1000);
+	slack = min_t(u64, slack, 100 * NSEC_PER_MSEC);
+	return max_t(u64, slack, current->timer_slack_ns);
 }
 
 /*
@@ -226,8 +264,7 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	if (timeout_ns > 0) {
 		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
 		to = &expires;
-		if (!rt_task(current))
-			slack = current->timer_slack_ns;
+		slack = xpoll_timer_slack(timeout_ns);
 	} else if (timeout_ns == 0) {
 		timed_out = true;
 	}

@@ -283,5 +283,50 @@ TEST_F_TIMEOUT(life, stuck_instance_does_not_hold_up_other_releases, 60)
 	uffd_page_close(&u);
 }
 
+/*
+ * A level-triggered socket reported once stays on the ready list; the
+ * program reads it, closes it and waits again, and that wait sleeps.  The
+ * peer must still see EOF at once.  (xpoll: the wait finds the item of a
+ * closed file; dropping the file's last reference in the waiting task
+ * would release it only when the wait returns, so the reaper does it.)
+ */
+TEST_F_TIMEOUT(life, peer_sees_eof_while_the_next_wait_sleeps, 60)
+{
+	struct epoll_event ev[4];
+	struct stalled_wait sw = { .be = self->be, .p = self->p, .ev = ev };
+	int s[2], wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint64_t one = 1;
+	pthread_t waiter;
+	char c;
+	int64_t t;
+
+	ASSERT_LE(0, wake);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+	ASSERT_EQ(1, write(s[1], "x", 1));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, s[0], EPOLLIN, 1));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, wake, EPOLLIN, 2));
+	ASSERT_EQ(1, POLL0(ev));
+	ASSERT_EQ(1, ev[0].data.u64);
+	ASSERT_EQ(1, read(s[0], &c, 1));
+	close(s[0]);
+
+	ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
+	EXPECT_TRUE(stalled_wait_sleeping(&sw, 5000));
+	t = time_to(s[1], POLLIN | POLLHUP | POLLRDHUP, 5000);
+	EXPECT_LE(0, t) TH_LOG("peer never saw the close while the wait slept");
+	EXPECT_GT(EOF_WITHIN_NS, t);
+	if (t >= 0)
+		TH_LOG("%s: peer saw the close after %" PRId64 " ms",
+		       be_name[self->be], t / 1000000);
+
+	/* Now end the wait: it reports the eventfd only. */
+	ASSERT_EQ(8, write(wake, &one, 8));
+	ASSERT_EQ(0, pthread_join(waiter, NULL));
+	EXPECT_EQ(1, sw.ret);
+	EXPECT_EQ(2, ev[0].data.u64);
+	close(s[1]);
+	close(wake);
+}
+
 XP_NO_HOOK
 XP_MAIN

@@ -313,14 +313,30 @@ struct stalled_wait {
 	int be, p;
 	struct epoll_event *ev;
 	int ret;
+	pid_t tid;	/* the thread's, once it runs */
 };
 
 static inline void *stalled_wait_fn(void *arg)
 {
 	struct stalled_wait *sw = arg;
 
+	__atomic_store_n(&sw->tid, gettid_(), __ATOMIC_RELEASE);
 	sw->ret = pl_wait(sw->be, sw->p, sw->ev, 1, -1, NULL);
 	return NULL;
+}
+
+/* Wait up to @ms for the thread of @sw to block (in its wait). */
+static inline bool stalled_wait_sleeping(struct stalled_wait *sw, int ms)
+{
+	pid_t tid;
+
+	for (int i = 0; i < ms; i++) {
+		tid = __atomic_load_n(&sw->tid, __ATOMIC_ACQUIRE);
+		if (tid)
+			return wait_sleeping(tid, ms);
+		msleep(1);
+	}
+	return false;
 }
 
 /* Count the "tfd:" lines of /proc/self/fdinfo/<fd>: items of an instance. */
