@@ -83,6 +83,7 @@ def parse_tap(path, suite):
     """
     out = []
     planned = seen = 0
+    skip_all = None     # the reason of a "1..0 # SKIP reason" plan
 
     def close_plan():
         if planned > seen:
@@ -97,6 +98,8 @@ def parse_tap(path, suite):
         m = PLAN.match(line)
         if m:
             planned += int(m.group(1))
+            if int(m.group(1)) == 0:
+                skip_all = line.partition("#")[2].strip() or "empty plan"
             continue
         m = RESULT.match(line)
         if not m:
@@ -112,6 +115,14 @@ def parse_tap(path, suite):
             status = "FAIL"
         out.append((suite, name or f"test {m.group(2)}", status))
     close_plan()
+    # A suite must never vanish from the table: a whole-suite skip counts
+    # as one skip, and a file with no results at all (a crash before the
+    # plan, a program that never ran) as a failure.
+    if not out:
+        if skip_all is not None:
+            out.append((suite, "whole suite skipped: " + skip_all, "SKIP"))
+        else:
+            out.append((suite, "no TAP results (crashed, or never ran?)", "FAIL"))
     return out
 
 

@@ -184,8 +184,12 @@ TEST_F(lim, other_users_do_not_count)
 	/* root fills its own quota ... */
 	for (int i = 0; i < LIMIT; i++) {
 		efd[i] = eventfd(0, EFD_CLOEXEC);
-		pl_ctl(self->be, p, EPOLL_CTL_ADD, efd[i], EPOLLIN, i);
+		ASSERT_EQ(0, pl_ctl(self->be, p, EPOLL_CTL_ADD, efd[i], EPOLLIN, i));
 	}
+	int extra = eventfd(0, EFD_CLOEXEC);
+
+	EXPECT_EQ(-ENOSPC, pl_ctl(self->be, p, EPOLL_CTL_ADD, extra, EPOLLIN, 99));
+	close(extra);
 	/* ... and the other user still has all of its own */
 	EXPECT_EQ(0, as_other_user(self->be, fill_and_check));
 	for (int i = 0; i < LIMIT; i++)

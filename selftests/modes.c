@@ -361,6 +361,19 @@ TEST_F(modes, wakeup_accepted_with_cap)
 	if (geteuid())
 		XP_SKIP("%s: needs CAP_BLOCK_SUSPEND (root)", _metadata->name);
 	ASSERT_EQ(0, CTL(EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLWAKEUP, 1));
+	/*
+	 * Kept in the interest set exactly when epoll keeps it (epoll drops
+	 * it on kernels without CONFIG_PM_SLEEP, as the debug kernel is):
+	 * the same ADD on an epoll instance beside it, fdinfo compared.
+	 */
+	int ref = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event e = { .events = EPOLLIN | EPOLLWAKEUP, .data.u64 = 1 };
+
+	ASSERT_LE(0, ref);
+	ASSERT_EQ(0, epoll_ctl(ref, EPOLL_CTL_ADD, efd, &e));
+	EXPECT_EQ(fdinfo_events(ref, 1), fdinfo_events(self->p, 1));
+	TH_LOG("epoll keeps %#" PRIx64 " here", fdinfo_events(ref, 1));
+	close(ref);
 	/* never reported as an event bit */
 	ASSERT_EQ(1, POLL0(ev));
 	EXPECT_EQ(EPOLLIN, ev[0].events);

@@ -88,6 +88,8 @@ proof() {
 		return
 	fi
 	good=1 desc=""
+	# No process found is no proof.
+	[ $# -ge 1 ] || { good=0; desc=" no process found"; }
 	for p in "$@"; do
 		set -- $(fd_kinds "$p")
 		desc="$desc pid $p: $1 xpoll fds, $2 items, $3 epoll fds;"

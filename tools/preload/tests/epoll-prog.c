@@ -318,7 +318,6 @@ int main(int argc, char **argv)
 		if (write(efds[i], &v, 8) != 8)
 			all = 0;
 	}
-	all = 1;
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
 		all &= t[i].ok;
