@@ -235,7 +235,7 @@ static int xpoll_autoremove_wake(struct wait_queue_entry *wq_entry,
  * the task's timer slack; none for real-time tasks.  A long timeout so
  * lets the kernel batch timer expiries, as it does for epoll.
  */
-static u64 xpoll_timer_slack(s64 timeout_ns)
+u64 xpoll_timer_slack(s64 timeout_ns)
 {
 	u64 slack;
 
@@ -245,6 +245,7 @@ static u64 xpoll_timer_slack(s64 timeout_ns)
 	slack = min_t(u64, slack, 100 * NSEC_PER_MSEC);
 	return max_t(u64, slack, current->timer_slack_ns);
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_timer_slack);
 
 /*
  * The wait proper: @timeout_ns < 0 blocks until an event or a signal, 0

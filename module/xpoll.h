@@ -331,6 +331,7 @@ bool xpoll_events_available(struct xpoll_instance *ep);
 void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist);
 void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist);
 bool xpoll_unqueue_dead(struct xpoll_instance *ep, struct list_head *dead);
+u64 xpoll_timer_slack(s64 timeout_ns);
 int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		      int maxevents);
 int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,

@@ -874,6 +874,22 @@ static void xpoll_reaper_shared_files(struct kunit *test)
 		put_file(xf[j]);
 }
 
+/*
+ * A timed wait may end as late as epoll_pwait2 allows: 0.1 % of the
+ * timeout, at most 100 ms, at least the task's own timer slack (this
+ * KUnit thread is neither niced nor real-time).
+ */
+static void xpoll_transfer_timer_slack(struct kunit *test)
+{
+	u64 own = current->timer_slack_ns;
+
+	KUNIT_EXPECT_EQ(test, xpoll_timer_slack(10 * NSEC_PER_SEC),
+			max_t(u64, 10 * NSEC_PER_MSEC, own));
+	KUNIT_EXPECT_EQ(test, xpoll_timer_slack(1000 * NSEC_PER_SEC),
+			max_t(u64, 100 * NSEC_PER_MSEC, own));
+	KUNIT_EXPECT_EQ(test, xpoll_timer_slack(NSEC_PER_MSEC), own);
+}
+
 static struct kunit_case xpoll_tree_cases[] = {
 	KUNIT_CASE(xpoll_rbtree_order_lookup),
 	KUNIT_CASE(xpoll_ctl_errors),
@@ -892,6 +908,7 @@ static struct kunit_case xpoll_transfer_cases[] = {
 	KUNIT_CASE(xpoll_transfer_overflow),
 	KUNIT_CASE(xpoll_transfer_chunks),
 	KUNIT_CASE(xpoll_transfer_blocking_and_exclusive),
+	KUNIT_CASE(xpoll_transfer_timer_slack),
 	{}
 };
 
