@@ -129,10 +129,9 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 {
 	struct xpoll_item *it, *tmp;
 	LIST_HEAD(txlist);
-	LIST_HEAD(dead);
 	poll_table npt;
 	__poll_t res = 0;
-	bool dead_found;
+	bool dead = false;
 
 	poll_wait(ep->file, &ep->poll_wait, pt);
 
@@ -143,7 +142,9 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	xpoll_start_scan(ep, &txlist);
 	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
 		if (xpoll_item_dead(it)) {
-			list_move(&it->rdllink, &dead);
+			/* Never reported again; the reaper removes it. */
+			list_del_init(&it->rdllink);
+			dead = true;
 			continue;
 		}
 		if (xpoll_item_poll(it, &npt, depth + 1, repoll_epoll)) {
@@ -154,10 +155,8 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 		list_del_init(&it->rdllink);
 	}
 	xpoll_done_scan(ep, &txlist);
-	/* Items of closed targets are left to the reaper (wait.c says why). */
-	dead_found = xpoll_unqueue_dead(ep, &dead);
 	mutex_unlock(&ep->mtx);
-	if (dead_found)
+	if (dead)
 		xpoll_reaper_kick();
 	return res;
 }

@@ -31,11 +31,13 @@
  * - From that moment the file's items never report again: the transfer
  *   and the instance poll check the count before re-polling an item and
  *   take it off the ready list instead (xpoll_item_dead()), and kick the
- *   reaper.  They do not remove it themselves: the last fput() of a task
- *   runs only when it returns to user space, and a wait that goes on to
- *   sleep would hold the file until its next event (see
- *   xpoll_unqueue_dead()); the reaper's fput() runs from a worker, so the
- *   file is released at once.
+ *   reaper once they have dropped ep->mtx.  They do not remove it
+ *   themselves: that would drop xpoll's last reference in the calling
+ *   task, whose last fput() runs only when it returns to user space, and
+ *   a wait that went on to sleep would keep a closed socket open (its peer
+ *   seeing no EOF) until its next event.  The reaper's fput() runs from a
+ *   worker, so the file is released at once.  (A callback may queue such
+ *   an item again; the next scan drops it again.)
  * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
  *   file is watched (the ADD that makes the count of watched files 1
  *   starts it, and each pass re-arms it while the count is not 0), walks

@@ -133,30 +133,6 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 }
 
 /*
- * Takes the items of closed targets that a scan found (linked on @dead,
- * where callbacks do not queue them) off the ready list for good; they
- * never report again.  They are not removed here but left to the reaper,
- * which removes them from its worker: removing the last item of a file
- * drops xpoll's reference, and a task's last fput() only runs when the
- * task returns to user space, so a wait that went on to sleep would keep
- * a closed socket open (its peer seeing no EOF) until its next event.
- * Returns true if there were any: the caller kicks the reaper once it has
- * dropped ep->mtx, so that the reaper's trylock finds it free.
- */
-bool xpoll_unqueue_dead(struct xpoll_instance *ep, struct list_head *dead)
-{
-	struct xpoll_item *it, *tmp;
-
-	if (list_empty(dead))
-		return false;
-	spin_lock_irq(&ep->lock);
-	list_for_each_entry_safe(it, tmp, dead, rdllink)
-		list_del_init(&it->rdllink);
-	spin_unlock_irq(&ep->lock);
-	return true;
-}
-
-/*
  * Delivers up to @maxevents events to @sink.  Returns their number, 0, or
  * -EFAULT if the first one could not be stored (the item stays ready).
  */
@@ -167,8 +143,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	/* Only entries below chunk.n are read (see xpoll_copy_arg()). */
 	struct xpoll_chunk chunk __uninitialized;
 	LIST_HEAD(txlist);
-	LIST_HEAD(dead);
-	bool fault = false, dead_found;
+	bool fault = false, dead = false;
 	__poll_t revents;
 	poll_table pt;
 	int res = 0;
@@ -185,12 +160,12 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
 		if (res + chunk.n >= maxevents)
 			break;
+		list_del_init(&it->rdllink);
 		if (xpoll_item_dead(it)) {
-			/* Linked on @dead, callbacks will not queue it. */
-			list_move(&it->rdllink, &dead);
+			/* Never reported again; the reaper removes it. */
+			dead = true;
 			continue;
 		}
-		list_del_init(&it->rdllink);
 
 		revents = xpoll_item_poll(it, &pt, 1, true);
 		if (!revents)
@@ -211,9 +186,9 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		res = -EFAULT;
 	xpoll_done_scan(ep, &txlist);
 
-	dead_found = xpoll_unqueue_dead(ep, &dead);
 	mutex_unlock(&ep->mtx);
-	if (dead_found)
+	/* After the unlock, so that the reaper's trylock finds it free. */
+	if (dead)
 		xpoll_reaper_kick();
 	return res;
 }

@@ -330,7 +330,6 @@ __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 bool xpoll_events_available(struct xpoll_instance *ep);
 void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist);
 void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist);
-bool xpoll_unqueue_dead(struct xpoll_instance *ep, struct list_head *dead);
 u64 xpoll_timer_slack(s64 timeout_ns);
 int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		      int maxevents);
