@@ -49,6 +49,10 @@ step "host tests: libxpoll and the preload without the module (fallback, REQUIRE
 make -s -C tools check-host >"$host/tools-host.tap" 2>&1
 tail -n 3 "$host/tools-host.tap"
 
+step "host tests: the summary's counting (no suite may vanish)"
+scripts/tests/summarize-check.sh >"$host/summarize.tap" 2>&1
+tail -n 1 "$host/summarize.tap"
+
 step "host tests: the bench's table (medians, pairs, verdicts)"
 tools/bench/tests/table-check.sh >"$host/bench-table.tap" 2>&1
 tail -n 1 "$host/bench-table.tap"
