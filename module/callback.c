@@ -20,13 +20,9 @@
 static struct kmem_cache *xpoll_pwq_cache;
 
 /*
- * How many instance poll_wait locks this CPU holds in the current wakeup
- * chain.  Only touched with interrupts disabled, and a wakeup chain runs
- * entirely on one CPU with interrupts disabled (every wake_up() takes its
- * queue lock with irqsave), so it counts one chain.
+ * The wake chain a poller wakeup (ep->pw_work) running on this CPU
+ * continues, 0 outside one.  Only touched with interrupts disabled.
  */
-static DEFINE_PER_CPU(int, xpoll_wake_depth);
-/* The number of the chain running on this CPU, valid while depth > 0. */
 static DEFINE_PER_CPU(u64, xpoll_wake_chain);
 static atomic64_t xpoll_chain_seq;
 
@@ -196,60 +192,18 @@ void xpoll_unregister_item(struct xpoll_item *it)
 	xpoll_unhook(&it->pwq);
 }
 
-/* Defers the wakeup of @ep's pollers, with @key, to ep->pw_work. */
-static void xpoll_poll_wake_later(struct xpoll_instance *ep, u64 chain,
-				  __poll_t key)
-{
-	WRITE_ONCE(ep->pending_chain, chain);
-	/* Queuers may race (the work runs once for both): keep every key. */
-	if (key)
-		atomic_or((__force int)key, &ep->pending_key);
-	irq_work_queue(&ep->pw_work);
-}
-
 /*
- * Wakes @ep's pollers now, as part of wake chain @chain (0: a new one),
- * with @key (EPOLL_URING_WAKE or 0) besides EPOLLIN.
- */
-static void xpoll_poll_wake_now(struct xpoll_instance *ep, u64 chain,
-				__poll_t key)
-{
-	unsigned long flags;
-	int depth, cpu;
-
-	local_irq_save(flags);
-	cpu = smp_processor_id();
-	/* Our poll_wait lock is held further up this chain: a cycle. */
-	if (READ_ONCE(ep->wake_cpu) == cpu) {
-		local_irq_restore(flags);
-		return;
-	}
-	depth = __this_cpu_inc_return(xpoll_wake_depth);
-	if (depth == 1)
-		__this_cpu_write(xpoll_wake_chain, chain ? chain :
-				 atomic64_inc_return(&xpoll_chain_seq));
-	chain = __this_cpu_read(xpoll_wake_chain);
-	if (depth > XPOLL_MAX_WAKE_DEPTH) {
-		/* Too deep for one stack and for lockdep: start afresh. */
-		__this_cpu_dec(xpoll_wake_depth);
-		local_irq_restore(flags);
-		xpoll_poll_wake_later(ep, chain, key);
-		return;
-	}
-	WRITE_ONCE(ep->last_chain, chain);
-	spin_lock_nested(&ep->poll_wait.lock, depth - 1);
-	WRITE_ONCE(ep->wake_cpu, cpu);
-	wake_up_locked_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM | key);
-	WRITE_ONCE(ep->wake_cpu, -1);
-	spin_unlock(&ep->poll_wait.lock);
-	__this_cpu_dec(xpoll_wake_depth);
-	local_irq_restore(flags);
-}
-
-/*
- * Wakes the pollers of @ep.  @it is the item whose callback asks for it,
- * or NULL outside callbacks; @key is EPOLL_URING_WAKE if that wakeup
+ * Wakes the pollers of @ep (other instances watching it, poll(), select(),
+ * epoll).  @it is the item whose callback asks for it, or NULL from process
+ * context with no xpoll lock held; @key is EPOLL_URING_WAKE if the wakeup
  * carried it, else 0.
+ *
+ * From a callback the wakeup is always deferred to ep->pw_work, so that
+ * one event costs work bounded by the nesting edges, not by the paths
+ * through them (see "Wakeups" in xpoll.h): while the work is pending,
+ * further wakeups of the same instance join it.  A wakeup that came
+ * through an epoll file is dropped when the chain it belongs to woke @ep
+ * already: that ends a cycle through epoll files.
  */
 void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
 		     __poll_t key)
@@ -257,18 +211,22 @@ void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
 	unsigned long flags;
 	u64 chain;
 
-	if (!it || xpoll_kind_of(it->file) != XPOLL_KIND_EPOLL) {
-		xpoll_poll_wake_now(ep, 0, key);
+	if (!it) {
+		wake_up_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM | key);
 		return;
 	}
-	/* From an epoll target: defer, unless this chain woke us already. */
 	local_irq_save(flags);
-	if (__this_cpu_read(xpoll_wake_depth))
-		chain = __this_cpu_read(xpoll_wake_chain);
-	else
+	chain = __this_cpu_read(xpoll_wake_chain);
+	if (!chain)
 		chain = atomic64_inc_return(&xpoll_chain_seq);
-	if (READ_ONCE(ep->last_chain) != chain)
-		xpoll_poll_wake_later(ep, chain, key);
+	if (xpoll_kind_of(it->file) != XPOLL_KIND_EPOLL ||
+	    READ_ONCE(ep->last_chain) != chain) {
+		WRITE_ONCE(ep->pending_chain, chain);
+		/* Queuers may race (the work runs once for both): keep every key. */
+		if (key)
+			atomic_or((__force int)key, &ep->pending_key);
+		irq_work_queue(&ep->pw_work);
+	}
 	local_irq_restore(flags);
 }
 
@@ -277,8 +235,15 @@ void xpoll_pw_work_fn(struct irq_work *work)
 	struct xpoll_instance *ep = container_of(work, struct xpoll_instance,
 						 pw_work);
 	__poll_t key = (__force __poll_t)atomic_xchg(&ep->pending_key, 0);
+	u64 chain = READ_ONCE(ep->pending_chain);
+	unsigned long flags;
 
-	xpoll_poll_wake_now(ep, READ_ONCE(ep->pending_chain), key);
+	local_irq_save(flags);
+	WRITE_ONCE(ep->last_chain, chain);
+	__this_cpu_write(xpoll_wake_chain, chain);
+	wake_up_poll(&ep->poll_wait, EPOLLIN | EPOLLRDNORM | key);
+	__this_cpu_write(xpoll_wake_chain, 0);
+	local_irq_restore(flags);
 }
 
 int xpoll_cb_init(void)

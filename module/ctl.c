@@ -8,13 +8,16 @@
  * then, per op, EEXIST / ENOENT / EINVAL (bad op, MOD of an exclusive
  * item), and for ADD ENOSPC (watch limit) and ENOMEM.
  *
- * Nesting edges (an item of instance P watching instance C, struct
- * xpoll_nest) are kept in P->children and C->parents under
- * xpoll_topo_lock.  An ADD of an instance
- * holds that lock from the loop check until its edge is linked, so two
- * concurrent ADDs cannot build a cycle between them.  The depth rule is
- * epoll's: levels below the new child + 1 + levels above the parent must
- * not exceed XPOLL_MAX_NESTS.  An epoll file counts as a leaf.
+ * Nesting edges (an item of instance P watching instance C: the item is
+ * the first member of a struct xpoll_nest) are kept in P->children and
+ * C->parents under xpoll_topo_lock.  An ADD of an instance holds that lock
+ * from the loop check until its edge is linked, so two concurrent ADDs
+ * cannot build a cycle between them; a removal unlinks its edge in O(1).
+ * The depth rule is epoll's: levels below the new child + 1 + levels above
+ * the parent must not exceed XPOLL_MAX_NESTS.  An epoll file counts as a
+ * leaf.  xpoll_topo_lock is global: an ADD of an instance holds it for the
+ * loop check, O(instances and edges below the child and above the
+ * parent, each visited once); everything else holds it for O(1).
  *
  * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
  * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
@@ -38,6 +41,13 @@
 #include "xpoll.h"
 
 static struct kmem_cache *xpoll_item_cache;
+
+/* An item that watches another instance, with its nesting edge. */
+struct xpoll_nest {
+	struct xpoll_item item;
+	struct list_head child_link;	/* on P->children */
+	struct list_head parent_link;	/* on C->parents */
+};
 
 #ifdef CONFIG_64BIT
 /*
@@ -190,7 +200,7 @@ static int xpoll_depth_down(struct xpoll_instance *ep, int depth)
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
 	list_for_each_entry(n, &ep->children, child_link) {
-		child = n->item->file->private_data;
+		child = n->item.file->private_data;
 		if (child == xpoll_inserting_into || depth > XPOLL_MAX_NESTS)
 			result = XPOLL_MAX_NESTS + 1;
 		else
@@ -213,7 +223,7 @@ static int xpoll_depth_up(struct xpoll_instance *ep)
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
 	list_for_each_entry(n, &ep->parents, parent_link)
-		result = max(result, xpoll_depth_up(n->item->ep) + 1);
+		result = max(result, xpoll_depth_up(n->item.ep) + 1);
 	ep->gen = xpoll_loop_gen;
 	ep->loop_depth = result;
 	return result;
@@ -240,19 +250,20 @@ static bool xpoll_loop_check(struct xpoll_instance *ep,
 /* Drops the nesting edge of @it, an item that watches an instance. */
 static void xpoll_nest_unlink(struct xpoll_item *it)
 {
-	struct xpoll_instance *child = it->file->private_data;
-	struct xpoll_nest *n;
+	struct xpoll_nest *n = container_of(it, struct xpoll_nest, item);
 
 	mutex_lock(&xpoll_topo_lock);
-	list_for_each_entry(n, &child->parents, parent_link) {
-		if (n->item == it) {
-			list_del(&n->child_link);
-			list_del(&n->parent_link);
-			kfree(n);
-			break;
-		}
-	}
+	list_del(&n->child_link);
+	list_del(&n->parent_link);
 	mutex_unlock(&xpoll_topo_lock);
+}
+
+static void xpoll_item_free(struct xpoll_item *it, bool nested)
+{
+	if (nested)
+		kfree(container_of(it, struct xpoll_nest, item));
+	else
+		kmem_cache_free(xpoll_item_cache, it);
 }
 
 /*
@@ -263,6 +274,7 @@ static void xpoll_nest_unlink(struct xpoll_item *it)
  */
 void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 {
+	bool nested = it->file->f_op == &xpoll_fops;
 	struct file *file;
 
 	lockdep_assert_held(&ep->mtx);
@@ -274,12 +286,12 @@ void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 		list_del_init(&it->rdllink);
 	spin_unlock_irq(&ep->lock);
 
-	if (it->file->f_op == &xpoll_fops)
+	if (nested)
 		xpoll_nest_unlink(it);
 
 	file = xpoll_target_detach(it);
 	atomic_long_dec(&ep->user->watches);
-	kmem_cache_free(xpoll_item_cache, it);
+	xpoll_item_free(it, nested);
 	if (file)
 		fput(file);
 }
@@ -312,19 +324,20 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	struct xpoll_item *it;
 	__poll_t revents;
 	bool ok;
+	int err;
 
 	if (atomic_long_inc_return(&ep->user->watches) >
 	    READ_ONCE(xpoll_max_user_watches)) {
 		atomic_long_dec(&ep->user->watches);
 		return -ENOSPC;
 	}
-	it = kmem_cache_zalloc(xpoll_item_cache, GFP_KERNEL);
-	if (kind == XPOLL_KIND_XPOLL)
+	if (kind == XPOLL_KIND_XPOLL) {
 		nest = kzalloc(sizeof(*nest), GFP_KERNEL_ACCOUNT);
-	if (!it || (kind == XPOLL_KIND_XPOLL && !nest)) {
-		kfree(nest);
-		if (it)
-			kmem_cache_free(xpoll_item_cache, it);
+		it = nest ? &nest->item : NULL;
+	} else {
+		it = kmem_cache_zalloc(xpoll_item_cache, GFP_KERNEL);
+	}
+	if (!it) {
 		atomic_long_dec(&ep->user->watches);
 		return -ENOMEM;
 	}
@@ -336,13 +349,17 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	it->events = events;
 	it->data = data;
 
-	xpoll_target_attach(it);
+	err = xpoll_target_attach(it);
+	if (err) {
+		xpoll_item_free(it, kind == XPOLL_KIND_XPOLL);
+		atomic_long_dec(&ep->user->watches);
+		return err;
+	}
 	rb_link_node(&it->rbn, slot->parent, slot->link);
 	rb_insert_color_cached(&it->rbn, &ep->rbr, slot->leftmost);
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 
-		nest->item = it;
 		list_add_tail(&nest->child_link, &ep->children);
 		list_add_tail(&nest->parent_link, &child->parents);
 	}

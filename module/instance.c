@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xpoll instances: one per open() of /dev/xpoll, freed when the last
- * reference to its file goes (->release) and no reaper pass holds it.
+ * reference to its file goes (->release) and no close handler or reaper
+ * pass holds it (target.c).
  * The poll of the instance itself (nesting) lives here too.  Locking and
  * lifetimes: see the top of xpoll.h.
  */
@@ -32,7 +33,6 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	INIT_LIST_HEAD(&ep->rdllist);
 	ep->ovflist = XPOLL_UNACTIVE;
 	ep->rbr = RB_ROOT_CACHED;
-	ep->wake_cpu = -1;
 	init_irq_work(&ep->pw_work, xpoll_pw_work_fn);
 	INIT_LIST_HEAD(&ep->children);
 	INIT_LIST_HEAD(&ep->parents);
@@ -142,7 +142,7 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	xpoll_start_scan(ep, &txlist);
 	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
 		if (xpoll_item_dead(it)) {
-			/* Never reported again; the reaper removes it. */
+			/* Pinned and closed: the reaper removes it. */
 			list_del_init(&it->rdllink);
 			dead = true;
 			continue;

@@ -1,124 +1,141 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Target files: their lifetime under xpoll.
+ * Target files: how long an item may use its file, and how xpoll learns
+ * that the file is gone.
  *
  * fs/eventpoll.c unhooks a file's epoll items from __fput()
- * (eventpoll_release()).  A module cannot hook __fput(), so a watched file
- * must be kept alive by a reference, or the wake callback and the re-poll
- * would touch freed memory.  The rule:
+ * (eventpoll_release()).  A module cannot add a call there, but __fput()
+ * already calls out before anything is torn down: fsnotify_close(file) is
+ * its first step, before eventpoll_release() and ->release, in process
+ * context (task_work, or the delayed-fput worker), with the file and its
+ * wait queues intact.  xpoll listens there:
  *
- * - Every item is in one of XPOLL_FILE_TREES global trees, the tree
- *   picked by hashing the file pointer, keyed by (file, item): the items
- *   that watch one file, in whatever instance, are neighbours there.
- *   There is no per-file object and no table to grow: a watch is one
- *   allocation, the item, and nothing else (this is what keeps a watch
- *   smaller than epoll's).  The trees are many (64k, 512 KB of roots) so
- *   that they stay shallow: at 1M watched files an ADD descends about six
- *   levels here, besides the instance's own tree (with 256 trees it was
- *   twelve, and ADD at 1M ran at 0.77 of epoll; tools/bench/README.md).
- * - xpoll holds exactly one reference on a watched file, whatever the
- *   number of its items: the item that finds no neighbour of the same file
- *   when it is inserted takes it (get_file()), the item that finds none
- *   when it is removed drops it (fput()).  Both happen under the tree's
- *   lock, so "none" is exact.  (The in-order neighbours of a new leaf are
- *   its ancestors, so insertion decides on its search path.)
- * - Therefore "the user has closed every descriptor of the file" is
- *   exactly "file_count(file) == 1": only our reference is left.  (A
- *   dup()ed or inherited descriptor, an in-flight SCM_RIGHTS message or an
- *   mmap keep the count above 1; epoll would keep its items then too,
- *   because the file is not released.)  Nothing can raise the count again,
- *   since no descriptor is left to do it with.
- * - From that moment the file's items never report again: the transfer
- *   and the instance poll check the count before re-polling an item and
- *   take it off the ready list instead (xpoll_item_dead()), and kick the
- *   reaper once they have dropped ep->mtx.  They do not remove it
- *   themselves: that would drop xpoll's last reference in the calling
- *   task, whose last fput() runs only when it returns to user space, and
- *   a wait that went on to sleep would keep a closed socket open (its peer
- *   seeing no EOF) until its next event.  The reaper's fput() runs from a
- *   worker, so the file is released at once.  (A callback may queue such
- *   an item again; the next scan drops it again.)
- * - The reaper, a delayed work that runs every XPOLL_REAP_MS while any
- *   file is watched (the ADD that makes the count of watched files 1
- *   starts it, and each pass re-arms it while the count is not 0), walks
- *   the trees from a cursor (a (tree, file, item) key, only compared,
- *   never dereferenced) and removes the items of dead files, so the last
- *   of them drops the file reference and the file is really released (a
- *   closed socket closes and its peer sees EOF) even if it never becomes
- *   ready again.  Each pass checks the items of max(XPOLL_REAP_MIN,
- *   files / XPOLL_REAP_SPLIT) files (counted as files, not items: one
- *   file watched by many instances costs a pass more items, not its
- *   round more passes), at most XPOLL_REAP_BATCH items at a time under a
- *   tree's lock, so every file is checked at least every
- *   XPOLL_REAP_SPLIT passes; it skips empty trees through
- *   xpoll_file_busy, a bit per tree, so a pass over few files does not
- *   visit 64k roots.  It scans without any instance's mutex: it takes one
- *   only to remove an item it found dead, after dropping the tree lock,
- *   and then looks the item up again by (file, fd) and re-checks it.
- * - The reaper never sleeps on an instance's mutex, it only trylocks it:
- *   one work serves every instance, and a mutex can be held for as long
- *   as its holder likes (a wait stalled on a user page fault, an ADD
- *   polling a FUSE file whose server never answers), which must not stop
- *   the release of other users' files.  A dead item of a busy instance
- *   stays in its tree, still dead, and a later round finds it again.
- *   (epoll has no such shared step: there, the task that closes a file
- *   waits for the mutex of each instance that watches it.)
- * - An instance can be the target of another instance; the outer one then
- *   holds a reference on the inner one's file.  Closing the inner
- *   instance's descriptors lets the reaper drop it, which releases it and
- *   its own targets.  Loops between instances are refused (ELOOP), so such
- *   references never form a cycle.  Residual: a file that is itself in
- *   flight in a UNIX socket watched by the same instance forms a cycle the
- *   UNIX garbage collector cannot see; it lives until the instance closes.
+ * - xpoll_fsn_group holds one fsnotify mark per superblock (sockfs,
+ *   pipefs, anon_inodefs, a disk filesystem ...) on which it watches any
+ *   file, for FS_CLOSE_WRITE | FS_CLOSE_NOWRITE only.  The mark is
+ *   counted by the items on files of that superblock: the first item
+ *   adds it, the last removes it, so a watch costs no memory of its own
+ *   here and a superblock with nothing watched pays nothing at close.
+ *   (A mark per inode was the other choice: a mark and a connector per
+ *   watched socket, 100 bytes and more, would make a watch dearer than
+ *   epoll's, and every first watch of an inode would take the group's
+ *   one mark_mutex.  The price of a superblock mark: while any socket is
+ *   watched, every socket close on the machine, anyone's, makes one
+ *   lookup in the file trees below, under one of their spinlocks.)
+ * - The close handler (xpoll_release_items(file, true)) removes every item
+ *   of the closing file from every instance, each under its instance's
+ *   mutex, as eventpoll_release_file() does: the task that drops a
+ *   file's last reference waits for the instances that watch it, and
+ *   only for those.  When it returns, no item refers to the file, and
+ *   __fput() goes on to ->release.
+ * - So items hold no reference on their file: item->file is valid while
+ *   the item exists, because the file cannot be freed before its close
+ *   event, and the close event removes the item.  A dup()ed or inherited
+ *   descriptor, an SCM_RIGHTS message in flight or an mmap keep the file,
+ *   and its items, exactly as in epoll, and the UNIX garbage collector
+ *   sees every reference there is.
  *
- * Locking
- * - A tree's lock (spinlock; one lock serves BITS_PER_LONG neighbouring
- *   trees, 1024 locks on 64-bit, so that lockdep kernels do not carry 64k
- *   lock maps) protects the tree, the attach and detach of its files'
- *   items, and so the "first" and "last" decisions above; and the word of
- *   xpoll_file_busy that holds its trees' bits, which is therefore
- *   changed with non-atomic bit operations.  The reaper reads that bitmap
- *   without the locks, as a hint: a tree that becomes busy just after it
- *   looked is seen on the next round.  ctl calls on different files
- *   rarely share a lock.  Taken under ep->mtx (and possibly the topology
- *   lock); nothing is taken inside it.
- * - The reaper holds a reference on the instance of each item it means to
- *   remove, taken under its tree's lock while the item is still in the
- *   tree: an instance with items left has not finished ->release, so its
- *   count is not zero then.
- * - Under a tree's lock alone the reaper reads an item's ep, file and fd:
- *   they are set before the item enters its tree and never change.
- * - xpoll_reap_pos, the reaper's cursor, is touched by the reaper work
- *   alone, and a work item never runs twice at once: it needs no lock.
+ * Files whose close fsnotify does not report: FMODE_NONOTIFY (fanotify's
+ * own files: the group descriptor of fanotify_init(), which any user may
+ * create, and the event descriptors it hands out; overlayfs' internal
+ * files, which no descriptor reaches) and FMODE_PATH (not pollable, so
+ * never watched).  For those, "pinned" files, xpoll keeps what it did
+ * before: one reference per file, taken by its first item and dropped by
+ * its last (both decided under the file's tree lock), a struct xpoll_pin
+ * on xpoll_pins, and a reaper that runs every XPOLL_PIN_MS while any pin
+ * exists.  A pinned file whose count is 1 has no descriptor left
+ * (xpoll_item_dead()); its items are never reported again, and the
+ * reaper removes them, trylocking each instance's mutex (one work serves
+ * every user: it must never sleep on one user's mutex; a busy instance is
+ * tried again on the next pass).  A pass looks at every pin once and
+ * removes at most XPOLL_PIN_ITEMS items.  Residual: a pinned file in
+ * flight in a UNIX socket that the same instance watches lives until the
+ * instance closes (the collector does not see our reference).
+ *
+ * Every item is also in one of XPOLL_FILE_TREES global trees, picked by
+ * hashing the file pointer and keyed by (file, item), so that the items
+ * that watch one file, in whatever instance, are neighbours: that is how
+ * the close handler finds them.  The trees are many (64k, 512 KB of roots)
+ * so that they stay shallow at 1M watched files.
+ *
+ * Locking and lifetimes
+ * - A tree's lock (spinlock; one serves BITS_PER_LONG neighbouring trees,
+ *   1024 locks on 64-bit, so that lockdep kernels do not carry 64k lock
+ *   maps) protects its tree, and so the "first item of a file" and "last
+ *   item of a file" decisions.  Taken under ep->mtx (and the topology
+ *   lock, for an ADD of an instance), and by the close handler and the
+ *   reaper with no other lock; xpoll_pins_lock is the only lock taken
+ *   inside it.  Held for one tree descent, O(log items).
+ * - The close handler and the reaper read an item's ep, file and fd under
+ *   the tree's lock alone (they are set before the item enters its tree
+ *   and never change), and take a reference on the instance there, while
+ *   the item is still in the tree (an instance with items left has not
+ *   finished ->release, so its count is not zero then).  Under ep->mtx
+ *   they look the item up again by (file, fd): an item is in its file's
+ *   tree exactly while it is in its instance's tree, both changed under
+ *   ep->mtx.
+ * - xpoll_sbmark_mutex (global) guards the hash of superblock marks
+ *   against changes and serialises adding and destroying a mark; lookups
+ *   run under RCU, and a mark counted above zero is in the hash.  Taken
+ *   under ep->mtx (and the topology lock), never around an instance's
+ *   mutex; fsnotify's group mark_mutex is taken inside it.  Held only
+ *   when a superblock gains its first or loses its last watched item:
+ *   one fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
+ * - xpoll_pins_lock (global spinlock): xpoll_pins and xpoll_nr_pins.
+ *   Held for O(pins) by the reaper's pass (pins: watched fanotify files,
+ *   at most fs.fanotify.max_user_groups, 128, per user), O(1) otherwise.
+ * - A mark is freed by fsnotify (->free_mark) after an SRCU grace period
+ *   of its own, then after an RCU one for our lookups (kfree_rcu()).
+ *   Module exit waits for that with fsnotify_wait_marks_destroyed(); no
+ *   close handler runs then, as none can run without a mark.
  */
 #include <linux/file.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/hash.h>
+#include <linux/hashtable.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
 #include "xpoll.h"
 
-#define XPOLL_REAP_MS		100
-#define XPOLL_REAP_SPLIT	8
-#define XPOLL_REAP_MIN		4096
-#define XPOLL_REAP_BATCH	64
+#if !IS_ENABLED(CONFIG_FSNOTIFY)
+#error "xpoll learns of a watched file's last close from fsnotify: CONFIG_FSNOTIFY"
+#endif
+
 #define XPOLL_FILE_TREE_BITS	16
 #define XPOLL_FILE_TREES	BIT(XPOLL_FILE_TREE_BITS)
 #define XPOLL_FILE_LOCKS	(XPOLL_FILE_TREES / BITS_PER_LONG)
+#define XPOLL_CLOSE_EVENTS	(FS_CLOSE_WRITE | FS_CLOSE_NOWRITE)
+#define XPOLL_PIN_MS		100
+#define XPOLL_PIN_FILES		16
+#define XPOLL_PIN_ITEMS		256
 
 /* Items by (file, item), xpoll_item.fnode; see the top comment. */
 static struct rb_root *xpoll_file_trees;
 static spinlock_t xpoll_file_locks[XPOLL_FILE_LOCKS];
-/* A bit per non-empty tree; word i under xpoll_file_locks[i]. */
-static unsigned long xpoll_file_busy[BITS_TO_LONGS(XPOLL_FILE_TREES)];
 static atomic_long_t xpoll_nr_files;
 
-/* Where the reaper resumes: a tree, and a key in it (NULL: its start). */
-static struct {
-	unsigned int tree;
+struct xpoll_sbmark {
+	struct fsnotify_mark mark;
+	struct super_block *sb;
+	refcount_t items;		/* items on files of sb */
+	struct hlist_node node;		/* in xpoll_sbmarks */
+	struct rcu_head rcu;
+};
+
+static struct fsnotify_group *xpoll_fsn_group;
+static DEFINE_HASHTABLE(xpoll_sbmarks, 6);
+static DEFINE_MUTEX(xpoll_sbmark_mutex);
+
+/* A pinned file (see the top comment) and the reference xpoll holds. */
+struct xpoll_pin {
+	struct list_head link;		/* in xpoll_pins */
 	struct file *file;
-	struct xpoll_item *item;
-} xpoll_reap_pos;
+};
+
+static LIST_HEAD(xpoll_pins);
+static unsigned long xpoll_nr_pins;
+static DEFINE_SPINLOCK(xpoll_pins_lock);
 
 static void xpoll_reaper_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(xpoll_reaper, xpoll_reaper_fn);
@@ -133,6 +150,90 @@ static spinlock_t *xpoll_tree_lock(unsigned int t)
 	return &xpoll_file_locks[t / BITS_PER_LONG];
 }
 
+/* The superblock fsnotify reports @file's close on (fsnotify_file()). */
+static struct super_block *xpoll_sb_of(struct file *file)
+{
+	return file->f_path.dentry->d_sb;
+}
+
+static struct xpoll_sbmark *xpoll_sbmark_find(struct super_block *sb)
+{
+	struct xpoll_sbmark *m;
+
+	hash_for_each_possible_rcu(xpoll_sbmarks, m, node, (unsigned long)sb,
+				   lockdep_is_held(&xpoll_sbmark_mutex))
+		if (m->sb == sb)
+			return m;
+	return NULL;
+}
+
+/* Counts one more item on @sb, adding our mark there if it is the first. */
+static int xpoll_sbmark_get(struct super_block *sb)
+{
+	struct xpoll_sbmark *m;
+	int err = 0;
+
+	rcu_read_lock();
+	m = xpoll_sbmark_find(sb);
+	if (m && refcount_inc_not_zero(&m->items)) {
+		rcu_read_unlock();
+		return 0;
+	}
+	rcu_read_unlock();
+
+	mutex_lock(&xpoll_sbmark_mutex);
+	m = xpoll_sbmark_find(sb);
+	if (m) {
+		/* In the hash under the mutex: counted above zero. */
+		refcount_inc(&m->items);
+		goto out;
+	}
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fsnotify_init_mark(&m->mark, xpoll_fsn_group);
+	m->mark.mask = XPOLL_CLOSE_EVENTS;
+	m->sb = sb;
+	refcount_set(&m->items, 1);
+	err = fsnotify_add_mark(&m->mark, &sb->s_fsnotify_marks,
+				FSNOTIFY_OBJ_TYPE_SB, 0, NULL);
+	if (err) {
+		/* The last reference: fsnotify frees it (xpoll_free_mark). */
+		fsnotify_put_mark(&m->mark);
+		goto out;
+	}
+	hash_add_rcu(xpoll_sbmarks, &m->node, (unsigned long)sb);
+out:
+	mutex_unlock(&xpoll_sbmark_mutex);
+	return err;
+}
+
+/* Counts one item less on @sb; the last one takes our mark away. */
+static void xpoll_sbmark_put(struct super_block *sb)
+{
+	struct xpoll_sbmark *m;
+
+	rcu_read_lock();
+	m = xpoll_sbmark_find(sb);
+	rcu_read_unlock();
+	/* Our own count keeps it in the hash, so it is still there. */
+	if (WARN_ON_ONCE(!m) ||
+	    !refcount_dec_and_mutex_lock(&m->items, &xpoll_sbmark_mutex))
+		return;
+	hash_del_rcu(&m->node);
+	/* Under the mutex, so that a new mark for @sb cannot meet this one. */
+	fsnotify_destroy_mark(&m->mark, xpoll_fsn_group);
+	mutex_unlock(&xpoll_sbmark_mutex);
+	fsnotify_put_mark(&m->mark);
+}
+
+static void xpoll_free_mark(struct fsnotify_mark *mark)
+{
+	kfree_rcu(container_of(mark, struct xpoll_sbmark, mark), rcu);
+}
+
 /* Tree order: by file pointer, then by item address (values only). */
 static bool xpoll_key_less(struct file *f1, struct xpoll_item *i1,
 			   struct file *f2, struct xpoll_item *i2)
@@ -145,60 +246,113 @@ static bool xpoll_same_file(struct rb_node *rbp, struct file *file)
 	return rbp && rb_entry(rbp, struct xpoll_item, fnode)->file == file;
 }
 
-void xpoll_target_attach(struct xpoll_item *it)
+/*
+ * Enters @it in its file's tree, and makes sure its file's close will be
+ * seen: our mark on its superblock, or for a pinned file a reference and
+ * a pin.  May sleep; -ENOMEM with nothing changed.
+ */
+int xpoll_target_attach(struct xpoll_item *it)
 {
-	unsigned int t = xpoll_tree_of(it->file);
+	struct file *file = it->file;
+	unsigned int t = xpoll_tree_of(file);
 	struct rb_root *root = &xpoll_file_trees[t];
 	struct rb_node **p = &root->rb_node, *parent = NULL;
+	struct xpoll_pin *pin = NULL;
 	bool first = true, kick = false;
 	struct xpoll_item *cur;
 
+	if (xpoll_file_pinned(file)) {
+		pin = kmalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+		if (!pin)
+			return -ENOMEM;
+		pin->file = file;
+	} else if (xpoll_sbmark_get(xpoll_sb_of(file))) {
+		return -ENOMEM;
+	}
+
 	spin_lock(xpoll_tree_lock(t));
-	if (!*p)
-		__set_bit(t, xpoll_file_busy);
 	while (*p) {
 		parent = *p;
 		cur = rb_entry(parent, struct xpoll_item, fnode);
-		if (cur->file == it->file)
+		if (cur->file == file)
 			first = false;
-		if (xpoll_key_less(it->file, it, cur->file, cur))
+		if (xpoll_key_less(file, it, cur->file, cur))
 			p = &parent->rb_left;
 		else
 			p = &parent->rb_right;
 	}
+	/* The in-order neighbours of a new leaf are on its search path. */
 	rb_link_node(&it->fnode, parent, p);
 	rb_insert_color(&it->fnode, root);
-	if (first) {
-		get_file(it->file);
-		/* The reaper re-arms itself while any file is watched. */
-		kick = atomic_long_inc_return(&xpoll_nr_files) == 1;
+	if (first)
+		atomic_long_inc(&xpoll_nr_files);
+	if (first && pin) {
+		get_file(file);
+		spin_lock(&xpoll_pins_lock);
+		list_add_tail(&pin->link, &xpoll_pins);
+		kick = !xpoll_nr_pins++;
+		spin_unlock(&xpoll_pins_lock);
+		pin = NULL;
 	}
 	spin_unlock(xpoll_tree_lock(t));
+	kfree(pin);
 	if (kick)
 		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
-				   msecs_to_jiffies(XPOLL_REAP_MS));
+				   msecs_to_jiffies(XPOLL_PIN_MS));
+	return 0;
 }
 
-/* Unlinks @it; returns the file to fput() if that was its last item. */
+/* Takes @file's pin off the list; the caller frees it. */
+static struct xpoll_pin *xpoll_unpin(struct file *file)
+{
+	struct xpoll_pin *pin;
+
+	spin_lock(&xpoll_pins_lock);
+	list_for_each_entry(pin, &xpoll_pins, link) {
+		if (pin->file == file) {
+			list_del(&pin->link);
+			xpoll_nr_pins--;
+			spin_unlock(&xpoll_pins_lock);
+			return pin;
+		}
+	}
+	spin_unlock(&xpoll_pins_lock);
+	WARN_ON_ONCE(1);
+	return NULL;
+}
+
+/*
+ * Takes @it out of its file's tree.  Returns the file for the caller to
+ * fput() when @it was the last item of a pinned file, else NULL.  May
+ * sleep (the last item of a superblock destroys our mark there).
+ */
 struct file *xpoll_target_detach(struct xpoll_item *it)
 {
-	unsigned int t = xpoll_tree_of(it->file);
-	struct rb_root *root = &xpoll_file_trees[t];
+	struct file *file = it->file;
+	unsigned int t = xpoll_tree_of(file);
+	struct xpoll_pin *pin = NULL;
 	bool last;
 
 	spin_lock(xpoll_tree_lock(t));
-	last = !xpoll_same_file(rb_prev(&it->fnode), it->file) &&
-	       !xpoll_same_file(rb_next(&it->fnode), it->file);
-	rb_erase(&it->fnode, root);
-	if (RB_EMPTY_ROOT(root))
-		__clear_bit(t, xpoll_file_busy);
-	if (last)
+	last = !xpoll_same_file(rb_prev(&it->fnode), file) &&
+	       !xpoll_same_file(rb_next(&it->fnode), file);
+	rb_erase(&it->fnode, &xpoll_file_trees[t]);
+	if (last) {
 		atomic_long_dec(&xpoll_nr_files);
+		if (xpoll_file_pinned(file))
+			pin = xpoll_unpin(file);
+	}
 	spin_unlock(xpoll_tree_lock(t));
-	return last ? it->file : NULL;
+
+	if (!xpoll_file_pinned(file)) {
+		xpoll_sbmark_put(xpoll_sb_of(file));
+		return NULL;
+	}
+	kfree(pin);
+	return last ? file : NULL;
 }
 
-/* First item at or after the key (@file, @it) in @root (NULL @file: first). */
+/* First item at or after the key (@file, @it) in @root. */
 static struct rb_node *xpoll_tree_seek(struct rb_root *root,
 				       struct file *file,
 				       struct xpoll_item *it)
@@ -206,8 +360,6 @@ static struct rb_node *xpoll_tree_seek(struct rb_root *root,
 	struct rb_node *rbp = root->rb_node, *found = NULL;
 	struct xpoll_item *cur;
 
-	if (!file)
-		return rb_first(root);
 	while (rbp) {
 		cur = rb_entry(rbp, struct xpoll_item, fnode);
 		if (xpoll_key_less(cur->file, cur, file, it)) {
@@ -220,128 +372,116 @@ static struct rb_node *xpoll_tree_seek(struct rb_root *root,
 	return found;
 }
 
-struct xpoll_victim {
-	struct xpoll_instance *ep;
-	struct file *file;
-	int fd;
-};
-
-#define XPOLL_REAP_VICTIMS	16
-
 /*
- * Checks the items of up to @budget files of the current tree from the
- * cursor, at most XPOLL_REAP_BATCH items, under the tree's lock, and
- * returns how many files it started on (a file the cursor stopped in is
- * not counted again); the items of dead files are left in @v (instance
- * referenced), *nv of them.  Moves the cursor, to the start of the next
- * tree when this one is done.
+ * Removes the items of @file from every instance, at most *@budget of
+ * them (NULL: no limit).  With @wait it sleeps on each instance's mutex
+ * (the close event: the closing task waits, as with epoll); without, it
+ * only trylocks and stops at the first busy instance (the reaper).
+ * Returns true when no item of @file is left.
  */
-static long xpoll_reap_scan(long budget, struct xpoll_victim *v, int *nv)
+static bool xpoll_release_items(struct file *file, bool wait, int *budget)
 {
-	unsigned int t = xpoll_reap_pos.tree;
-	struct file *prev = xpoll_reap_pos.file;
+	unsigned int t = xpoll_tree_of(file);
+	struct xpoll_instance *ep;
 	struct xpoll_item *it;
 	struct rb_node *rbp;
-	long n = 0;
-	int items;
+	int fd;
 
-	spin_lock(xpoll_tree_lock(t));
-	rbp = xpoll_tree_seek(&xpoll_file_trees[t], xpoll_reap_pos.file,
-			      xpoll_reap_pos.item);
-	for (items = 0; rbp && items < XPOLL_REAP_BATCH &&
-	     *nv < XPOLL_REAP_VICTIMS; rbp = rb_next(rbp), items++) {
-		it = rb_entry(rbp, struct xpoll_item, fnode);
-		if (it->file != prev) {
-			if (n == budget)
-				break;
-			n++;
-			prev = it->file;
+	for (;;) {
+		spin_lock(xpoll_tree_lock(t));
+		rbp = xpoll_tree_seek(&xpoll_file_trees[t], file, NULL);
+		if (!xpoll_same_file(rbp, file)) {
+			spin_unlock(xpoll_tree_lock(t));
+			return true;
 		}
-		if (!xpoll_item_dead(it))
-			continue;
-		kref_get(&it->ep->ref);
-		v[*nv].ep = it->ep;
-		v[*nv].file = it->file;
-		v[*nv].fd = it->fd;
-		(*nv)++;
-	}
-	if (rbp) {
 		it = rb_entry(rbp, struct xpoll_item, fnode);
-		xpoll_reap_pos.file = it->file;
-		xpoll_reap_pos.item = it;
-	} else {
-		xpoll_reap_pos.tree = (t + 1) % XPOLL_FILE_TREES;
-		xpoll_reap_pos.file = NULL;
-		xpoll_reap_pos.item = NULL;
+		ep = it->ep;
+		fd = it->fd;
+		kref_get(&ep->ref);
+		spin_unlock(xpoll_tree_lock(t));
+
+		if (budget && !(*budget)--) {
+			xpoll_instance_put(ep);
+			return false;
+		}
+		if (wait) {
+			mutex_lock(&ep->mtx);
+		} else if (!mutex_trylock(&ep->mtx)) {
+			xpoll_instance_put(ep);
+			return false;
+		}
+		it = xpoll_find(ep, file, fd);
+		if (it)
+			xpoll_item_remove(ep, it);
+		mutex_unlock(&ep->mtx);
+		xpoll_instance_put(ep);
+		cond_resched();
 	}
-	spin_unlock(xpoll_tree_lock(t));
-	return n;
 }
 
 /*
- * At the start of a tree, moves the cursor to the next non-empty one, or
- * to tree 0 when none is left after it.  Returns how many trees it moved
- * past.
+ * fsnotify's close event, from __fput() (see the top comment).  Close
+ * events come only from fsnotify_close(), whose data is &file->f_path.
  */
-static unsigned int xpoll_reap_skip_empty(void)
+static int xpoll_fsn_handle_event(struct fsnotify_group *group, u32 mask,
+				  const void *data, int data_type,
+				  struct inode *dir, const struct qstr *name,
+				  u32 cookie, struct fsnotify_iter_info *iter)
 {
-	unsigned int from = xpoll_reap_pos.tree, t;
+	const struct path *path = data;
 
-	if (xpoll_reap_pos.file)
-		return 0;
-	t = find_next_bit(xpoll_file_busy, XPOLL_FILE_TREES, from);
-	xpoll_reap_pos.tree = t % XPOLL_FILE_TREES;
-	return t - from;
+	if ((mask & XPOLL_CLOSE_EVENTS) && data_type == FSNOTIFY_EVENT_PATH)
+		xpoll_release_items(container_of(path, struct file, f_path),
+				    true, NULL);
+	return 0;
 }
 
-static void xpoll_reap_victim(struct xpoll_victim *v)
-{
-	struct xpoll_item *it;
+static const struct fsnotify_ops xpoll_fsn_ops = {
+	.handle_event	= xpoll_fsn_handle_event,
+	.free_mark	= xpoll_free_mark,
+};
 
-	/* Never wait for an instance's mutex: see the top comment. */
-	if (mutex_trylock(&v->ep->mtx)) {
-		/* Removed meanwhile, or another file there: re-check. */
-		it = xpoll_find(v->ep, v->file, v->fd);
-		if (it && xpoll_item_dead(it))
-			xpoll_item_remove(v->ep, it);
-		mutex_unlock(&v->ep->mtx);
-	}
-	xpoll_instance_put(v->ep);
-}
-
+/*
+ * One pass of the reaper of pinned files: looks at every pin once, from
+ * where the last pass stopped (a pin looked at goes to the tail), and
+ * removes the items of up to XPOLL_PIN_FILES dead files, at most
+ * XPOLL_PIN_ITEMS items in all.
+ */
 static void xpoll_reaper_fn(struct work_struct *work)
 {
-	struct xpoll_victim v[XPOLL_REAP_VICTIMS];
-	long budget, n = 0, trees = 0;
-	unsigned int moved;
-	int i, nv;
+	struct file *dead[XPOLL_PIN_FILES];
+	int budget = XPOLL_PIN_ITEMS;
+	struct xpoll_pin *pin;
+	unsigned long left;
+	int i, n = 0;
 
-	budget = max_t(long, XPOLL_REAP_MIN,
-		       xpoll_nr_targets() / XPOLL_REAP_SPLIT);
-	/* One round of the trees at most per pass: @trees counts them. */
-	while (n < budget && trees < XPOLL_FILE_TREES) {
-		moved = xpoll_reap_skip_empty();
-		trees += moved;
-		/* Ran off the end onto tree 0: look at it afresh. */
-		if (moved && !xpoll_reap_pos.tree)
-			continue;
-		if (trees >= XPOLL_FILE_TREES)
-			break;
-		nv = 0;
-		n += xpoll_reap_scan(budget - n, v, &nv);
-		if (!xpoll_reap_pos.file)
-			trees++;
-		for (i = 0; i < nv; i++)
-			xpoll_reap_victim(&v[i]);
-		cond_resched();
+	spin_lock(&xpoll_pins_lock);
+	for (left = xpoll_nr_pins; left && n < XPOLL_PIN_FILES; left--) {
+		pin = list_first_entry(&xpoll_pins, struct xpoll_pin, link);
+		list_move_tail(&pin->link, &xpoll_pins);
+		/* Only our reference left: no descriptor can raise it again. */
+		if (file_count(pin->file) == 1) {
+			get_file(pin->file);
+			dead[n++] = pin->file;
+		}
+	}
+	spin_unlock(&xpoll_pins_lock);
+
+	for (i = 0; i < n; i++) {
+		if (budget > 0)
+			xpoll_release_items(dead[i], false, &budget);
+		/* From a worker, the last fput() releases the file at once. */
+		fput(dead[i]);
 	}
 
-	if (xpoll_nr_targets())
+	spin_lock(&xpoll_pins_lock);
+	if (xpoll_nr_pins)
 		queue_delayed_work(system_unbound_wq, &xpoll_reaper,
-				   msecs_to_jiffies(XPOLL_REAP_MS));
+				   msecs_to_jiffies(XPOLL_PIN_MS));
+	spin_unlock(&xpoll_pins_lock);
 }
 
-/* Asks for a reaper pass now (an item of a closed file was seen). */
+/* Asks for a reaper pass now (an item of a closed pinned file was seen). */
 void xpoll_reaper_kick(void)
 {
 	mod_delayed_work(system_unbound_wq, &xpoll_reaper, 0);
@@ -373,13 +513,21 @@ int xpoll_target_init(void)
 		return -ENOMEM;
 	for (i = 0; i < XPOLL_FILE_LOCKS; i++)
 		spin_lock_init(&xpoll_file_locks[i]);
+	xpoll_fsn_group = fsnotify_alloc_group(&xpoll_fsn_ops, 0);
+	if (IS_ERR(xpoll_fsn_group)) {
+		kvfree(xpoll_file_trees);
+		return PTR_ERR(xpoll_fsn_group);
+	}
 	return 0;
 }
 
-/* Called once no instance is left, so no item is left either. */
+/* Called once no instance is left, so no item, pin or mark either. */
 void xpoll_target_exit(void)
 {
 	cancel_delayed_work_sync(&xpoll_reaper);
 	WARN_ON_ONCE(xpoll_nr_targets());
+	/* Our marks are freed by fsnotify's worker, which calls us. */
+	fsnotify_wait_marks_destroyed();
+	fsnotify_put_group(xpoll_fsn_group);
 	kvfree(xpoll_file_trees);
 }

@@ -12,9 +12,9 @@
  * restores the saved one (TIF_RESTORE_SIGMASK), as epoll_pwait does.
  *
  * The ready list protocol (rdllist, ovflist, order) is described at the
- * top of xpoll.h.  Items whose target file is only held by xpoll (the user
- * closed every descriptor) are never reported: the transfer takes them
- * off and removes them (see target.c).
+ * top of xpoll.h.  Items of a pinned file that only xpoll holds any more
+ * (xpoll_item_dead()) are never reported: the transfer takes them off the
+ * ready list and leaves their removal to the reaper (see target.c).
  */
 #include <linux/compat.h>
 #include <linux/hrtimer.h>
@@ -162,7 +162,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			break;
 		list_del_init(&it->rdllink);
 		if (xpoll_item_dead(it)) {
-			/* Never reported again; the reaper removes it. */
+			/* Pinned and closed: the reaper removes it. */
 			dead = true;
 			continue;
 		}

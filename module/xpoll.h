@@ -11,7 +11,9 @@
  *                        in the instance's rbtree keyed by (file, fd) and in
  *                        its file's tree of watched files (target.c).  It
  *                        holds its first wait-queue entry itself, so a watch
- *                        of an ordinary file is this one allocation.
+ *                        of an ordinary file is this one allocation.  An item
+ *                        that watches another instance is the first member
+ *                        of a struct xpoll_nest (ctl.c), its nesting edge.
  * struct xpoll_pwq       one entry on one wait queue that the target's
  *                        ->poll() registered: the item's own, then more,
  *                        allocated, for targets that register several.
@@ -23,8 +25,9 @@
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
  *    lists, and the right to scan the ready list (transfer, instance
  *    poll).  Taken with mutex_lock() only at the top of a system call,
- *    the release path and fdinfo, never while another xpoll lock is held;
- *    the reaper only trylocks it (target.c says why).  Inside poll chains
+ *    the release path, fdinfo and the close handler of a watched file
+ *    (target.c), never while another xpoll lock is held; the reaper of
+ *    pinned files only trylocks it (target.c says why).  Inside poll chains
  *    (f_op->poll of an instance, the re-poll of a nested instance) it is
  *    only ever mutex_trylock()ed: a chain can cross foreign files (an
  *    epoll instance) whose contents we cannot see, so a blocking
@@ -32,13 +35,15 @@
  *    poll answers from the ready list alone (see "Nesting" below).
  * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
  *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
+ *    xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex, may
+ *    be taken under it or under ep->mtx: the first or last watched item
+ *    of a superblock adds or removes xpoll's fsnotify mark there.
  * 3. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
- *    attach and detach of one file's items and the file reference they
- *    share, its trees' bits in the map of non-empty trees, and the
- *    reaper's scan.  Taken under ep->mtx, under xpoll_topo_lock by an
- *    ADD of an instance, and by the reaper's scan with no other lock
- *    held; nothing is taken inside it.
+ *    attach and detach of one file's items, and for a pinned file the
+ *    reference they share.  Taken under ep->mtx, under xpoll_topo_lock by
+ *    an ADD of an instance, and by the close handler and the reaper with
+ *    no other lock held; only xpoll_pins_lock is taken inside it.
  * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
@@ -48,20 +53,21 @@
  *    active then (callbacks do not touch rdllist) and every scan holds
  *    ep->mtx (no other scan runs).
  * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken by
- *    xpoll's wakeups (callback.c) after ep->lock has been dropped, with a
- *    lockdep subclass equal to the per-CPU wake depth (see Nesting), and
- *    by pollers queueing and unqueueing themselves (poll_wait(),
- *    remove_wait_queue()) with no xpoll lock held.
+ *    the poller wakeup (ep->pw_work, or a process-context wakeup with no
+ *    xpoll lock held; never inside another instance's poll_wait.lock:
+ *    see Wakeups), and by pollers queueing and unqueueing themselves
+ *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
  *
  * Reference counts and lifetimes
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
- *   ->release after every item is removed) and one per item the reaper is
- *   about to remove (taken under its tree's lock, see target.c).  The
- *   instance is freed at zero.
+ *   ->release after every item is removed) and one per item that the close
+ *   handler or the reaper is about to remove (taken under its tree's lock,
+ *   see target.c).  The instance is freed at zero.
  * - An item lives from a successful ADD to its removal (DEL, release of its
- *   instance, or its target found dead); removal always runs under ep->mtx,
+ *   instance, the last close of its file, or for a pinned file the reaper
+ *   finding it closed); removal always runs under ep->mtx,
  *   first unhooks every pwq (remove_wait_queue() waits for a callback that
  *   runs on that queue), then unlinks the ready list, the nesting edge and
  *   its file's tree, then frees the item.  So a callback never sees a
@@ -72,12 +78,13 @@
  *   with smp_load_acquire() under rcu_read_lock(); such queues are freed
  *   only after an RCU grace period, so remove_wait_queue() on a non-NULL
  *   whead is safe.
- * - The target file: see the top of target.c.  Items take no reference of
- *   their own; item->file is valid while the item exists.
+ * - The target file: see the top of target.c.  Items hold no reference on
+ *   their file (pinned files excepted, one reference per file); the last
+ *   close of a file removes its items before ->release, so item->file is
+ *   valid while the item exists.
  * - A nested instance (an item whose file is an xpoll instance, as
- *   xpoll_kind_of() tells) is kept alive by the target's file reference;
- *   cycles between instances are refused with ELOOP, so references
- *   between instances can never form a cycle.
+ *   xpoll_kind_of() tells) is the same: closing its last descriptor
+ *   removes the items that watch it, then releases it.
  *
  * Ready list and transfer
  * -----------------------
@@ -108,22 +115,28 @@
  *   f_op->poll, so E's mutex is never re-entered through us.  Residual: in
  *   those fallback cases A's f_op->poll may report EPOLLIN for an item that
  *   a full re-poll would have dropped (a spurious, never a lost, event).
- * - wakeups: A wakes its own pollers synchronously, with lockdep subclass =
- *   per-CPU wake depth (the whole chain runs with interrupts off on one
- *   CPU).  A callback arriving from an epoll target defers A's poller wakeup
- *   to an irq_work, so no synchronous chain ever goes epoll -> xpoll ->
- *   epoll (which would re-take epoll's poll_wait lock at epoll's fixed
- *   subclass, or self-deadlock in a mixed cycle).  ep->wake_cpu marks that
- *   A's poll_wait lock is held on this CPU; a wake that finds it set is a
- *   cycle and is dropped (the pollers are being woken already).
- * - wake chains: every synchronous wakeup chain gets a number (per CPU,
- *   while the chain runs), and an irq_work carries the number of the chain
- *   that queued it.  An instance records the chain that last woke its
- *   pollers; a deferred wake for the same chain is dropped.  So a cycle
- *   through epoll files (A -> E1 -> B -> E2 -> A) wakes each instance's
- *   pollers once per event and then stops, instead of ping-ponging
- *   irq_works for ever.  Each deferred hop starts on a fresh stack, so an
- *   alternating xpoll/epoll chain of any length cannot overflow the stack.
+ *
+ * Wakeups
+ * -------
+ * A callback queues its item and wakes the instance's blocked waiters at
+ * once, but never wakes the instance's pollers (the items of the instances
+ * that watch it) itself: it queues ep->pw_work, an irq_work, which does.
+ * While that work is pending, every further wakeup of the same instance
+ * joins it.  One event thus wakes each instance's pollers once per round
+ * of irq_works on its CPU (a round runs what the previous one queued), and
+ * a chain of nested instances has at most XPOLL_MAX_NESTS + 1 rounds: the
+ * work of one event is bounded by the nesting edges it can reach, times
+ * that, however many paths lead through them (a synchronous chain would
+ * run one callback per path: W^5 for five layers of W instances each
+ * watching the whole layer below).  No poll_wait lock is ever taken
+ * inside another xpoll instance's, each hop starts on a fresh stack, and
+ * the work runs with interrupts off for one instance's pollers at a time.
+ * Cycles through epoll files (A -> E -> A, invisible to ADD): each poller
+ * wakeup runs as part of a numbered wake chain (a callback outside any
+ * pw_work starts one; inside, it continues the work's), an instance
+ * records the chain that last woke its pollers, and a wakeup that came
+ * through an epoll file for the same chain is dropped, so such a cycle
+ * wakes each instance once per event and then stops.
  */
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
@@ -160,8 +173,6 @@
 /* Maximum nesting of instances, as epoll's EP_MAX_NESTS. */
 #define XPOLL_MAX_NESTS		4
 #define XPOLL_MAX_EVENTS	(INT_MAX / sizeof(struct epoll_event))
-/* Lockdep subclasses available for poll_wait.lock nesting. */
-#define XPOLL_MAX_WAKE_DEPTH	7
 #define XPOLL_UNACTIVE		((void *)-1L)
 
 enum xpoll_kind {
@@ -188,8 +199,7 @@ struct xpoll_instance {
 	struct rb_root_cached rbr;	/* interest tree, (file, fd) order */
 	struct file *file;
 	struct xpoll_user *user;	/* charged for the items */
-	int wake_cpu;			/* CPU holding poll_wait.lock, or -1 */
-	struct irq_work pw_work;	/* deferred poller wakeup */
+	struct irq_work pw_work;	/* poller wakeup, see Wakeups */
 	u64 last_chain;			/* wake chain that last woke pollers */
 	u64 pending_chain;		/* wake chain pw_work continues */
 	atomic_t pending_key;		/* EPOLL_URING_WAKE for pw_work */
@@ -205,17 +215,6 @@ struct xpoll_pwq {
 	wait_queue_entry_t wait;
 	wait_queue_head_t *whead;	/* NULL: unused, or POLLFREE detached us */
 	struct xpoll_pwq *next;		/* the item's further (allocated) entries */
-};
-
-/*
- * One nesting edge: @item of instance P watches instance C.  Allocated only
- * for such items, and found from the item through C->parents, to keep
- * struct xpoll_item small (one per watch).
- */
-struct xpoll_nest {
-	struct list_head child_link;	/* on P->children */
-	struct list_head parent_link;	/* on C->parents */
-	struct xpoll_item *item;
 };
 
 /*
@@ -341,7 +340,7 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */
-void xpoll_target_attach(struct xpoll_item *it);
+int xpoll_target_attach(struct xpoll_item *it);
 struct file *xpoll_target_detach(struct xpoll_item *it);
 void xpoll_reaper_kick(void);
 void xpoll_reap_now(void);
@@ -350,12 +349,24 @@ int xpoll_target_init(void);
 void xpoll_target_exit(void);
 
 /*
- * True when only xpoll's own reference keeps the target file alive: the
- * user has closed every descriptor, so the item must not report any more.
+ * A file whose last close fsnotify does not report, so xpoll holds a
+ * reference on it instead (target.c): FMODE_NONOTIFY (fanotify's own
+ * files) and FMODE_PATH (never pollable, listed for safety).
+ */
+static inline bool xpoll_file_pinned(const struct file *file)
+{
+	return file->f_mode & (FMODE_NONOTIFY | FMODE_PATH);
+}
+
+/*
+ * True when the user has closed every descriptor of a pinned file (only
+ * xpoll's reference is left): its items must not report any more.  An
+ * item of any other file is removed at its file's last close.
  */
 static inline bool xpoll_item_dead(const struct xpoll_item *it)
 {
-	return file_count(it->file) == 1;
+	return unlikely(xpoll_file_pinned(it->file)) &&
+	       file_count(it->file) == 1;
 }
 
 /*

@@ -667,6 +667,88 @@ static void xpoll_nest_loop_and_depth(struct kunit *test)
 	put_file(tf);
 }
 
+/* A poller of an instance that only counts its wakeups. */
+struct kpoller {
+	wait_queue_entry_t wait;
+	atomic_t wakes;
+};
+
+static int kpoller_wake(wait_queue_entry_t *wait, unsigned int mode,
+			int sync, void *key)
+{
+	atomic_inc(&container_of(wait, struct kpoller, wait)->wakes);
+	return 0;
+}
+
+static void kpoller_add(struct kpoller *p, struct file *xf)
+{
+	init_waitqueue_func_entry(&p->wait, kpoller_wake);
+	atomic_set(&p->wakes, 0);
+	add_wait_queue(&ep_of(xf)->poll_wait, &p->wait);
+}
+
+/* Lets every poller wakeup of @x[0..n) run, one nesting level a round. */
+static void sync_wakes(struct file **x, int n)
+{
+	int round, i;
+
+	for (round = 0; round <= XPOLL_MAX_NESTS + 1; round++)
+		for (i = 0; i < n; i++)
+			irq_work_sync(&ep_of(x[i])->pw_work);
+}
+
+/*
+ * Three layers of W instances, each watching the whole layer below, the
+ * bottom one a file: 4 + 16 + 16 edges, and 16 paths from the file to
+ * each top instance.  One event must wake each instance's pollers once
+ * (not once per path: 4 and 16 times), and still reach every top one.
+ */
+static void xpoll_nest_wake_once(struct kunit *test)
+{
+	enum { W = 4 };
+	struct file *tf = xpt_new(test, 1, 0), *x[3 * W];
+	struct file **b = x, **a = x + W, **c = x + 2 * W;
+	struct kpoller pa[W], pc[W];
+	struct ksink ks;
+	int i, j;
+
+	for (i = 0; i < 3 * W; i++)
+		x[i] = inst_new(test);
+	for (i = 0; i < W; i++) {
+		KUNIT_ASSERT_EQ(test, ctl(b[i], XPOLL_CTL_ADD, tf, 3, EPOLLIN,
+					  i), 0);
+		for (j = 0; j < W; j++) {
+			KUNIT_ASSERT_EQ(test, ctl(a[i], XPOLL_CTL_ADD, b[j],
+						  10 + j, EPOLLIN, j), 0);
+			KUNIT_ASSERT_EQ(test, ctl(c[i], XPOLL_CTL_ADD, a[j],
+						  20 + j, EPOLLIN, j), 0);
+		}
+	}
+	for (i = 0; i < W; i++) {
+		kpoller_add(&pa[i], a[i]);
+		kpoller_add(&pc[i], c[i]);
+	}
+
+	xpt_signal(tf, 0, EPOLLIN);
+	sync_wakes(x, 3 * W);
+	for (i = 0; i < W; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&pa[i].wakes), 1,
+				    "middle instance %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&pc[i].wakes), 1,
+				    "top instance %d", i);
+		ksink_init(&ks);
+		KUNIT_EXPECT_EQ(test, wait0(c[i], &ks, 16), W);
+	}
+
+	for (i = 0; i < W; i++) {
+		remove_wait_queue(&ep_of(a[i])->poll_wait, &pa[i].wait);
+		remove_wait_queue(&ep_of(c[i])->poll_wait, &pc[i].wait);
+	}
+	for (i = 3 * W - 1; i >= 0; i--)
+		put_file(x[i]);
+	put_file(tf);
+}
+
 /* --- suite: accounting and lifetime ------------------------------------- */
 
 static void xpoll_watch_accounting(struct kunit *test)
@@ -706,11 +788,11 @@ static void xpoll_instance_lifecycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, file_count(xf), 1L);
 	KUNIT_EXPECT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf, 3, EPOLLIN, 0), 0);
 	KUNIT_EXPECT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf, 4, EPOLLIN, 0), 0);
-	/* One target, one reference, whatever the number of items. */
-	KUNIT_EXPECT_EQ(test, file_count(tf), 2L);
+	/* One target, and no reference on it: watches do not keep files. */
+	KUNIT_EXPECT_EQ(test, file_count(tf), 1L);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + 1);
 
-	/* Closing the instance drops the items and the reference. */
+	/* Closing the instance drops the items. */
 	put_file(xf);
 	KUNIT_EXPECT_EQ(test, file_count(tf), 1L);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
@@ -736,25 +818,22 @@ static void xpoll_target_closed(struct kunit *test)
 	ksink_init(&ks);
 	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
 
-	/* The user closes the last descriptor: never reported again. */
+	/*
+	 * The user closes the last descriptor: the file is released at
+	 * once, and its close removed it from both instances first.
+	 */
 	put_file(tf);
-	KUNIT_EXPECT_FALSE(test, released);
-	ksink_init(&ks);
-	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
-	KUNIT_EXPECT_EQ(test, inst_poll(xf2), 0U);
-	/* The reaper removes the other instance's item and drops the file. */
-	xpoll_reap_now();
-	flush_delayed_fput();
 	KUNIT_EXPECT_TRUE(test, released);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
 
-	/* Nested: closing the inner instance lets the outer one drop it. */
+	/* Nested: closing the inner instance removes the outer one's item. */
 	KUNIT_EXPECT_EQ(test, ctl(xf2, XPOLL_CTL_ADD, xf, 5, EPOLLIN, 0), 0);
-	KUNIT_EXPECT_EQ(test, file_count(xf), 2L);
+	KUNIT_EXPECT_EQ(test, file_count(xf), 1L);
 	put_file(xf);
-	xpoll_reap_now();
-	flush_delayed_fput();
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
 	put_file(xf2);
 }
@@ -773,25 +852,11 @@ static long nr_items(struct file *xf)
 }
 
 /*
- * Runs the releases of the files the test let go, then two reaper passes
- * (a pass may begin in the middle of a tree: two cover every item), then
- * the releases those passes caused.
+ * Hundreds of files, every other one closed, a third of them also watched
+ * by a second instance: each close removes exactly its file's items, from
+ * both instances, and releases the file before put_file() returns.
  */
-static void reap_two_passes(void)
-{
-	flush_delayed_fput();
-	xpoll_reap_now();
-	xpoll_reap_now();
-	flush_delayed_fput();
-}
-
-/*
- * The reaper scans the file trees in batches and takes at most a few
- * dead items out of each batch: with hundreds of files, every other one
- * closed by the user, and a third of them also watched by a second
- * instance, a pass must remove every dead item and no live one.
- */
-static void xpoll_reaper_many(struct kunit *test)
+static void xpoll_close_many(struct kunit *test)
 {
 	enum { NF = 600 };
 	struct file *xf = inst_new(test), *xf2 = inst_new(test);
@@ -815,11 +880,12 @@ static void xpoll_reaper_many(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF);
 
-	for (i = 0; i < NF; i += 2)
-		fput(tf[i]);
-	reap_two_passes();
-	for (i = 0; i < NF; i++)
-		KUNIT_EXPECT_EQ_MSG(test, rel[i], !(i % 2), "file %d", i);
+	for (i = 0; i < NF; i += 2) {
+		put_file(tf[i]);
+		KUNIT_EXPECT_TRUE_MSG(test, rel[i], "file %d", i);
+	}
+	for (i = 1; i < NF; i += 2)
+		KUNIT_EXPECT_FALSE_MSG(test, rel[i], "file %d", i);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF / 2);
 	KUNIT_EXPECT_EQ(test, nr_items(xf), (long)NF / 2);
 	/* Live files of xf2: i % 3 == 0 and i odd, that is i % 6 == 3. */
@@ -835,13 +901,10 @@ static void xpoll_reaper_many(struct kunit *test)
 }
 
 /*
- * A reaper pass is sized in files, not items, so that a few files watched
- * by many instances take no more passes than a few files watched once:
- * 16 files in 800 instances each are 12,800 items, three times the 4096
- * a pass counted when it counted items, and two passes (one may begin in
- * the middle of a tree) must still release every one of them once closed.
+ * Few files watched by many instances: 16 files in 800 instances each,
+ * 12,800 items; each file's close removes its 800 items.
  */
-static void xpoll_reaper_shared_files(struct kunit *test)
+static void xpoll_close_shared_files(struct kunit *test)
 {
 	enum { NF = 16, NI = 800 };
 	long targets = xpoll_nr_targets();
@@ -863,15 +926,52 @@ static void xpoll_reaper_shared_files(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets + NF);
 
-	for (i = 0; i < NF; i++)
-		fput(tf[i]);
-	reap_two_passes();
-	for (i = 0; i < NF; i++)
+	for (i = 0; i < NF; i++) {
+		put_file(tf[i]);
 		KUNIT_EXPECT_TRUE_MSG(test, rel[i], "file %d", i);
+	}
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
-	KUNIT_EXPECT_EQ(test, nr_items(xf[0]), 0L);
-	for (j = 0; j < NI; j++)
+	for (j = 0; j < NI; j++) {
+		KUNIT_EXPECT_EQ(test, nr_items(xf[j]), 0L);
 		put_file(xf[j]);
+	}
+}
+
+/*
+ * A file whose close fsnotify does not report (FMODE_NONOTIFY, as
+ * fanotify's files) is pinned: xpoll holds one reference, its items stop
+ * reporting once the user's is gone, and the reaper removes them and
+ * releases the file.
+ */
+static void xpoll_pinned_file(struct kunit *test)
+{
+	struct file *xf = inst_new(test), *xf2 = inst_new(test);
+	struct file *tf = xpt_new(test, 1, EPOLLIN);
+	long targets = xpoll_nr_targets();
+	bool released = false;
+	struct ksink ks;
+
+	tf->f_mode |= FMODE_NONOTIFY;
+	xpt_of(tf)->released = &released;
+	KUNIT_EXPECT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf, 3, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, ctl(xf2, XPOLL_CTL_ADD, tf, 3, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, file_count(tf), 2L);
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+
+	put_file(tf);
+	KUNIT_EXPECT_FALSE(test, released);
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	KUNIT_EXPECT_EQ(test, inst_poll(xf2), 0U);
+	xpoll_reap_now();
+	flush_delayed_fput();
+	KUNIT_EXPECT_TRUE(test, released);
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	KUNIT_EXPECT_EQ(test, nr_items(xf), 0L);
+	KUNIT_EXPECT_EQ(test, nr_items(xf2), 0L);
+	put_file(xf);
+	put_file(xf2);
 }
 
 /*
@@ -914,6 +1014,7 @@ static struct kunit_case xpoll_transfer_cases[] = {
 
 static struct kunit_case xpoll_nest_cases[] = {
 	KUNIT_CASE(xpoll_nest_loop_and_depth),
+	KUNIT_CASE(xpoll_nest_wake_once),
 	{}
 };
 
@@ -921,8 +1022,9 @@ static struct kunit_case xpoll_lifetime_cases[] = {
 	KUNIT_CASE(xpoll_watch_accounting),
 	KUNIT_CASE(xpoll_instance_lifecycle),
 	KUNIT_CASE(xpoll_target_closed),
-	KUNIT_CASE(xpoll_reaper_many),
-	KUNIT_CASE(xpoll_reaper_shared_files),
+	KUNIT_CASE(xpoll_close_many),
+	KUNIT_CASE(xpoll_close_shared_files),
+	KUNIT_CASE(xpoll_pinned_file),
 	{}
 };
 
