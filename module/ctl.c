@@ -10,24 +10,41 @@
  *
  * Nesting edges (an item of instance P watching instance C: the item is
  * the first member of a struct xpoll_nest) are kept in P->children and
- * C->parents under xpoll_topo_lock.  An ADD of an instance holds that lock
- * from the loop check until its edge is linked, so two concurrent ADDs
- * cannot build a cycle between them; a removal unlinks its edge in O(1).
- * The depth rule is epoll's: levels below the new child + 1 + levels above
- * the parent must not exceed XPOLL_MAX_NESTS.  An epoll file counts as a
- * leaf.  xpoll_topo_lock is global: an ADD of an instance holds it for the
- * loop check, O(instances and edges below the child and above the
- * parent, each visited once); everything else holds it for O(1).
+ * C->parents.  They are linked under xpoll_topo_lock and unlinked without
+ * it, both under xpoll_nest_lock (a spinlock, O(1) holds); the walks below
+ * run under xpoll_topo_lock and rcu_read_lock() (edges and instances are
+ * freed after a grace period), so they see every edge that was linked
+ * before them, and may or may not see one being unlinked.
  *
+ * An ADD that can add wakeup paths (the target is an instance, or the
+ * instance added to is watched by an instance) is a "full" ADD, as in
+ * epoll: it takes xpoll_topo_lock before ep->mtx and holds it until the
+ * new item is checked, so full ADDs run one at a time:
+ * - the loop and depth check (epoll's rule: levels below the new child +
+ *   1 + levels above the parent must not exceed XPOLL_MAX_NESTS; an
+ *   epoll file counts as a leaf), before the item is inserted;
+ * - the wakeup-path check (epoll's reverse_path_check(), the same limits
+ *   and EINVAL), after the item is inserted and before its target is
+ *   polled: for the target file, or for every file watched by the new
+ *   child instance and the instances below it, the paths from the file
+ *   up through the instances that watch it to an unwatched instance are
+ *   counted by length; more than 500 of length 1 (the file's watcher is
+ *   watched), 100 of 2, 50 of 3 or 10 of 4 refuse the ADD.  Paths only
+ *   through instances xpoll can see: an epoll file is a file here.
+ * The path check locks the instances below the new child one at a time
+ * (mutex_lock_nested(), subclass 1), under the parent's mutex: mutexes are
+ * only ever nested from an instance to one below it, and only inside
+ * xpoll_topo_lock, so this cannot deadlock.  xpoll_topo_lock is global; a
+ * full ADD holds it for O(instances and edges below the child and above
+ * the parent) for the loop check, and for O(items of the instances below
+ * the child + watchers of their files) for the path check, as epoll holds
+ * its epmutex.  Every other holder: O(1).
+
  * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
  * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
  * EPOLLEXCLUSIVE check see the same bits.  When it is kept it has no
  * effect: xpoll registers no wakeup source, so it does not hold off
  * system suspend while events are pending.
- *
- * Not reproduced: epoll's limit on the number of wakeup paths
- * (reverse_path_check(), EINVAL when a file is watched through too many
- * nested paths); nesting here is bounded by depth and loops only.
  *
  * Per-user accounting: every instance holds a reference on the
  * xpoll_user of the uid that opened it (as epoll charges the creator), and
@@ -47,6 +64,7 @@ struct xpoll_nest {
 	struct xpoll_item item;
 	struct list_head child_link;	/* on P->children */
 	struct list_head parent_link;	/* on C->parents */
+	struct rcu_head rcu;
 };
 
 #ifdef CONFIG_64BIT
@@ -62,8 +80,17 @@ static_assert(offsetofend(struct xpoll_item, file) <= 32 &&
 #endif
 
 static DEFINE_MUTEX(xpoll_topo_lock);
+static DEFINE_SPINLOCK(xpoll_nest_lock);
 static u64 xpoll_loop_gen;
 static struct xpoll_instance *xpoll_inserting_into;
+
+/* Wakeup paths allowed from one file, by length (epoll's path_limits). */
+static const u32 xpoll_path_limits[XPOLL_MAX_NESTS + 1] = {
+	U32_MAX, 500, 100, 50, 10
+};
+
+#define XPOLL_PATHS_MAX		1000	/* counts saturate above every limit */
+static u64 xpoll_path_gen;
 
 static DEFINE_SPINLOCK(xpoll_users_lock);
 static DEFINE_HASHTABLE(xpoll_users, 6);
@@ -199,7 +226,7 @@ static int xpoll_depth_down(struct xpoll_instance *ep, int depth)
 
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
-	list_for_each_entry(n, &ep->children, child_link) {
+	list_for_each_entry_rcu(n, &ep->children, child_link) {
 		child = n->item.file->private_data;
 		if (child == xpoll_inserting_into || depth > XPOLL_MAX_NESTS)
 			result = XPOLL_MAX_NESTS + 1;
@@ -222,7 +249,7 @@ static int xpoll_depth_up(struct xpoll_instance *ep)
 
 	if (ep->gen == xpoll_loop_gen)
 		return ep->loop_depth;
-	list_for_each_entry(n, &ep->parents, parent_link)
+	list_for_each_entry_rcu(n, &ep->parents, parent_link)
 		result = max(result, xpoll_depth_up(n->item.ep) + 1);
 	ep->gen = xpoll_loop_gen;
 	ep->loop_depth = result;
@@ -236,15 +263,134 @@ static bool xpoll_loop_check(struct xpoll_instance *ep,
 	int down, up;
 
 	lockdep_assert_held(&xpoll_topo_lock);
+	rcu_read_lock();
 	xpoll_inserting_into = ep;
 	xpoll_loop_gen++;
 	down = xpoll_depth_down(to, 0);
 	xpoll_inserting_into = NULL;
-	if (down > XPOLL_MAX_NESTS)
-		return true;
-	xpoll_loop_gen++;
-	up = xpoll_depth_up(ep);
-	return down + 1 + up > XPOLL_MAX_NESTS;
+	if (down <= XPOLL_MAX_NESTS) {
+		xpoll_loop_gen++;
+		up = xpoll_depth_up(ep);
+	}
+	rcu_read_unlock();
+	return down > XPOLL_MAX_NESTS || down + 1 + up > XPOLL_MAX_NESTS;
+}
+
+/*
+ * The wakeup paths from @ep up to an instance nobody watches, by length
+ * (ep->up[k]: paths of k edges), saturated at XPOLL_PATHS_MAX; memoized
+ * for the current check.  Under xpoll_topo_lock and rcu_read_lock().
+ */
+static const u32 *xpoll_up_paths(struct xpoll_instance *ep, int depth)
+{
+	struct xpoll_nest *n;
+	const u32 *pu;
+	int k;
+
+	if (ep->up_gen == xpoll_path_gen)
+		return ep->up;
+	memset(ep->up, 0, sizeof(ep->up));
+	if (list_empty(&ep->parents))
+		ep->up[0] = 1;
+	list_for_each_entry_rcu(n, &ep->parents, parent_link) {
+		if (depth >= XPOLL_MAX_NESTS) {
+			/* Deeper than the depth rule allows: too many. */
+			ep->up[XPOLL_MAX_NESTS] = XPOLL_PATHS_MAX;
+			break;
+		}
+		pu = xpoll_up_paths(n->item.ep, depth + 1);
+		for (k = 0; k < XPOLL_MAX_NESTS; k++)
+			ep->up[k + 1] = min_t(u32, ep->up[k + 1] + pu[k],
+					      XPOLL_PATHS_MAX);
+		if (pu[XPOLL_MAX_NESTS])
+			ep->up[XPOLL_MAX_NESTS] = XPOLL_PATHS_MAX;
+	}
+	ep->up_gen = xpoll_path_gen;
+	return ep->up;
+}
+
+/* Adds the paths of one watcher of a file; false once one is too many. */
+static bool xpoll_count_paths(void *arg, struct xpoll_instance *ep)
+{
+	u32 *count = arg;
+	const u32 *up;
+	bool ok = true;
+	int k;
+
+	rcu_read_lock();
+	up = xpoll_up_paths(ep, 0);
+	for (k = 1; k <= XPOLL_MAX_NESTS; k++) {
+		count[k] = min_t(u32, count[k] + up[k], XPOLL_PATHS_MAX);
+		if (count[k] > xpoll_path_limits[k])
+			ok = false;
+	}
+	rcu_read_unlock();
+	return ok;
+}
+
+/* True if @file has no more wakeup paths than epoll allows. */
+static bool xpoll_path_check_file(struct file *file)
+{
+	u32 count[XPOLL_MAX_NESTS + 1] = { 0 };
+
+	return xpoll_target_visit_watchers(file, xpoll_count_paths, count);
+}
+
+/*
+ * True if no file watched by @c or an instance below it has more wakeup
+ * paths than epoll allows.  Visits each instance once, locking it alone
+ * (under the mutex of the instance the new edge leaves from, see the top
+ * comment), and keeps each one it is yet to visit referenced.
+ */
+static bool xpoll_path_check_below(struct xpoll_instance *c)
+{
+	struct xpoll_instance *y, *z;
+	struct xpoll_item *it;
+	struct rb_node *rbp;
+	LIST_HEAD(todo);
+	bool ok = true;
+
+	kref_get(&c->ref);
+	c->visit_gen = xpoll_path_gen;
+	list_add_tail(&c->check_link, &todo);
+	while ((y = list_first_entry_or_null(&todo, struct xpoll_instance,
+					     check_link))) {
+		list_del(&y->check_link);
+		if (ok) {
+			mutex_lock_nested(&y->mtx, 1);
+			for (rbp = rb_first_cached(&y->rbr); ok && rbp;
+			     rbp = rb_next(rbp)) {
+				it = rb_entry(rbp, struct xpoll_item, rbn);
+				if (it->file->f_op != &xpoll_fops) {
+					ok = xpoll_path_check_file(it->file);
+					continue;
+				}
+				z = it->file->private_data;
+				if (z->visit_gen == xpoll_path_gen)
+					continue;
+				z->visit_gen = xpoll_path_gen;
+				kref_get(&z->ref);
+				list_add_tail(&z->check_link, &todo);
+			}
+			mutex_unlock(&y->mtx);
+		}
+		xpoll_instance_put(y);
+		cond_resched();
+	}
+	return ok;
+}
+
+/*
+ * The wakeup-path check of a full ADD of @it (see the top comment): false
+ * if it adds too many paths.
+ */
+static bool xpoll_path_check(struct xpoll_item *it)
+{
+	lockdep_assert_held(&xpoll_topo_lock);
+	xpoll_path_gen++;
+	if (it->file->f_op == &xpoll_fops)
+		return xpoll_path_check_below(it->file->private_data);
+	return xpoll_path_check_file(it->file);
 }
 
 /* Drops the nesting edge of @it, an item that watches an instance. */
@@ -252,16 +398,17 @@ static void xpoll_nest_unlink(struct xpoll_item *it)
 {
 	struct xpoll_nest *n = container_of(it, struct xpoll_nest, item);
 
-	mutex_lock(&xpoll_topo_lock);
-	list_del(&n->child_link);
-	list_del(&n->parent_link);
-	mutex_unlock(&xpoll_topo_lock);
+	spin_lock(&xpoll_nest_lock);
+	list_del_rcu(&n->child_link);
+	list_del_rcu(&n->parent_link);
+	spin_unlock(&xpoll_nest_lock);
 }
 
 static void xpoll_item_free(struct xpoll_item *it, bool nested)
 {
+	/* A walk under RCU may still be reading an edge: see the top. */
 	if (nested)
-		kfree(container_of(it, struct xpoll_nest, item));
+		kfree_rcu(container_of(it, struct xpoll_nest, item), rcu);
 	else
 		kmem_cache_free(xpoll_item_cache, it);
 }
@@ -360,12 +507,21 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 
-		list_add_tail(&nest->child_link, &ep->children);
-		list_add_tail(&nest->parent_link, &child->parents);
+		spin_lock(&xpoll_nest_lock);
+		list_add_tail_rcu(&nest->child_link, &ep->children);
+		list_add_tail_rcu(&nest->parent_link, &child->parents);
+		spin_unlock(&xpoll_nest_lock);
 	}
 	if (*topo_held) {
+		/* A full ADD: see the top comment. */
+		ok = xpoll_path_check(it);
 		mutex_unlock(&xpoll_topo_lock);
 		*topo_held = false;
+		/* Too many wakeup paths: refused before any callback can run. */
+		if (!ok) {
+			xpoll_item_remove(ep, it);
+			return -EINVAL;
+		}
 	}
 
 	/* From here on the callback can run on the item. */
@@ -424,14 +580,21 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 			return -EINVAL;
 	}
 
-	mutex_lock(&ep->mtx);
-	if (op == XPOLL_CTL_ADD && kind == XPOLL_KIND_XPOLL) {
+	/*
+	 * A full ADD (see the top comment).  Whether @ep is watched is read
+	 * without a lock, as epoll reads f_ep: an edge being added above it
+	 * right now is checked by that ADD, which visits @ep under its mutex.
+	 */
+	if (op == XPOLL_CTL_ADD &&
+	    (kind == XPOLL_KIND_XPOLL || !list_empty(&ep->parents))) {
 		mutex_lock(&xpoll_topo_lock);
 		topo_held = true;
-		if (xpoll_loop_check(ep, tfile->private_data)) {
-			err = -ELOOP;
-			goto out;
-		}
+	}
+	mutex_lock(&ep->mtx);
+	if (op == XPOLL_CTL_ADD && kind == XPOLL_KIND_XPOLL &&
+	    xpoll_loop_check(ep, tfile->private_data)) {
+		err = -ELOOP;
+		goto out;
 	}
 
 	it = xpoll_seek(ep, tfile, fd, &slot);

@@ -50,7 +50,8 @@ static void xpoll_instance_free(struct kref *ref)
 	irq_work_sync(&ep->pw_work);
 	mutex_destroy(&ep->mtx);
 	xpoll_user_put(ep->user);
-	kfree(ep);
+	/* Walks of the nesting edges may still see it (ctl.c). */
+	kfree_rcu(ep, rcu);
 }
 
 void xpoll_instance_put(struct xpoll_instance *ep)

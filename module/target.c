@@ -372,6 +372,42 @@ static struct rb_node *xpoll_tree_seek(struct rb_root *root,
 	return found;
 }
 
+#define XPOLL_WATCHER_BATCH	64
+
+/*
+ * Calls @fn(@arg, ep) for the instance of every item of @file, under the
+ * file's tree lock, at most XPOLL_WATCHER_BATCH items per hold (items may
+ * come and go between two holds; none is seen twice), until @fn returns
+ * false; returns false then.  @fn must not sleep; the instance it is
+ * given is valid while it runs.
+ */
+bool xpoll_target_visit_watchers(struct file *file, xpoll_watcher_fn_t fn,
+				 void *arg)
+{
+	unsigned int t = xpoll_tree_of(file);
+	struct xpoll_item *it, *last = NULL;
+	struct rb_node *rbp;
+	bool ok = true;
+	int n;
+
+	do {
+		spin_lock(xpoll_tree_lock(t));
+		rbp = xpoll_tree_seek(&xpoll_file_trees[t], file, last);
+		/* The seek finds @last itself if it is still there. */
+		if (last && rbp && rb_entry(rbp, struct xpoll_item, fnode) == last)
+			rbp = rb_next(rbp);
+		for (n = 0; ok && n < XPOLL_WATCHER_BATCH &&
+		     xpoll_same_file(rbp, file); n++, rbp = rb_next(rbp)) {
+			it = rb_entry(rbp, struct xpoll_item, fnode);
+			ok = fn(arg, it->ep);
+			last = it;
+		}
+		spin_unlock(xpoll_tree_lock(t));
+		cond_resched();
+	} while (ok && n == XPOLL_WATCHER_BATCH);
+	return ok;
+}
+
 /*
  * Removes the items of @file from every instance, at most *@budget of
  * them (NULL: no limit).  With @wait it sleeps on each instance's mutex

@@ -21,30 +21,39 @@
  *
  * Locks, outermost first
  * ----------------------
- * 1. ep->mtx (mutex): the rbtree, every item field except the list links
+ * 1. xpoll_topo_lock (mutex, ctl.c): serialises the ADDs that can add
+ *    wakeup paths ("full" ADDs: an instance as target, or an instance
+ *    that is itself watched), and so the linking of nesting edges.  Taken
+ *    before ep->mtx, by those ADDs only; their path check then takes the
+ *    mutexes of the instances below the new child, one at a time, inside
+ *    the parent's (ctl.c says why that cannot deadlock).
+ * 2. ep->mtx (mutex): the rbtree, every item field except the list links
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
  *    lists, and the right to scan the ready list (transfer, instance
  *    poll).  Taken with mutex_lock() only at the top of a system call,
  *    the release path, fdinfo and the close handler of a watched file
- *    (target.c), never while another xpoll lock is held; the reaper of
- *    pinned files only trylocks it (target.c says why).  Inside poll chains
+ *    (target.c), never while another xpoll lock is held but
+ *    xpoll_topo_lock (and in a full ADD's path check, the mutex of the
+ *    instance the new edge leaves from); the reaper of pinned files only
+ *    trylocks it (target.c says why).  Inside poll chains
  *    (f_op->poll of an instance, the re-poll of a nested instance) it is
  *    only ever mutex_trylock()ed: a chain can cross foreign files (an
  *    epoll instance) whose contents we cannot see, so a blocking
  *    acquisition there could close a cycle.  When the trylock fails the
  *    poll answers from the ready list alone (see "Nesting" below).
- * 2. xpoll_topo_lock (mutex, ctl.c): the nesting edges between instances
- *    (ep->children, ep->parents, struct xpoll_nest).  Taken under ep->mtx.
- *    xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex, may
- *    be taken under it or under ep->mtx: the first or last watched item
- *    of a superblock adds or removes xpoll's fsnotify mark there.
- * 3. A file tree's lock (spinlock, target.c; the tree is picked by
+ * 3. xpoll_nest_lock (spinlock, ctl.c): links and unlinks nesting edges
+ *    (ep->children, ep->parents, struct xpoll_nest); walks read them under
+ *    RCU.  Taken under ep->mtx.
+ *    xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex, are
+ *    taken under ep->mtx: the first or last watched item of a superblock
+ *    adds or removes xpoll's fsnotify mark there.
+ * 4. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
  *    attach and detach of one file's items, and for a pinned file the
- *    reference they share.  Taken under ep->mtx, under xpoll_topo_lock by
- *    an ADD of an instance, and by the close handler and the reaper with
- *    no other lock held; only xpoll_pins_lock is taken inside it.
- * 4. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
+ *    reference they share.  Taken under ep->mtx (and xpoll_topo_lock in a
+ *    full ADD), and by the close handler and the reaper with no other
+ *    lock held; only xpoll_pins_lock is taken inside it.
+ * 5. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
  *    item->next, and every access to ep->wq (the blocked waiters; their
  *    entries are added without the wait queue's own lock).  Taken by the
  *    wake callback in any context, under the target's wait-queue lock.
@@ -52,19 +61,43 @@
  *    items on ep->rdllist without it, which is safe because ovflist is
  *    active then (callbacks do not touch rdllist) and every scan holds
  *    ep->mtx (no other scan runs).
- * 5. ep->poll_wait.lock: the pollers of the instance itself.  Taken by
+ * 6. ep->poll_wait.lock: the pollers of the instance itself.  Taken by
  *    the poller wakeup (ep->pw_work, or a process-context wakeup with no
  *    xpoll lock held; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
  *
+ * Global locks and how long one user can hold them
+ * ------------------------------------------------
+ * - xpoll_topo_lock (mutex): held by full ADDs only (ctl.c), for the loop
+ *   check, O(instances and edges below the new child and above the
+ *   parent), and the wakeup-path check, O(items of the instances below the
+ *   child + watchers of their files, or watchers of the target file).
+ *   epoll holds its global epmutex for the same two walks.  Grows with the
+ *   watches of the graph being changed, but nobody else's: no other path
+ *   takes it, and unlinking an edge does not.
+ * - xpoll_nest_lock (spinlock): O(1), one edge linked or unlinked.
+ * - File tree locks (1024 hashed spinlocks, target.c): one tree descent,
+ *   O(log items), per acquisition; the close handler and the reaper take
+ *   one per item they remove.
+ * - xpoll_sbmark_mutex and fsnotify's group mark_mutex (target.c): one
+ *   fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
+ * - xpoll_pins_lock (spinlock, target.c): O(pins), watched fanotify files,
+ *   in the reaper's pass; O(1) otherwise.
+ * - xpoll_users_lock: one hash lookup.
+ * - Interrupts off: a wake callback, O(1), and an instance's poller wakeup
+ *   (ep->pw_work), O(its pollers); one event runs each instance's at most
+ *   once per nesting level (see Wakeups).
+ *
  * Reference counts and lifetimes
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
- *   ->release after every item is removed) and one per item that the close
+ *   ->release after every item is removed), one per item that the close
  *   handler or the reaper is about to remove (taken under its tree's lock,
- *   see target.c).  The instance is freed at zero.
+ *   see target.c), and one per instance a full ADD's path check is yet to
+ *   visit (ctl.c).  The instance is freed at zero, after an RCU grace
+ *   period (walks of the nesting edges run under RCU).
  * - An item lives from a successful ADD to its removal (DEL, release of its
  *   instance, the last close of its file, or for a pinned file the reaper
  *   finding it closed); removal always runs under ep->mtx,
@@ -190,8 +223,8 @@ struct xpoll_user {
 
 struct xpoll_instance {
 	struct kref ref;
-	struct mutex mtx;		/* rule 1 in the top comment */
-	spinlock_t lock;		/* rule 4 in the top comment */
+	struct mutex mtx;		/* rule 2 in the top comment */
+	spinlock_t lock;		/* rule 5 in the top comment */
 	wait_queue_head_t wq;		/* tasks blocked in XPOLL_IOC_WAIT */
 	wait_queue_head_t poll_wait;	/* pollers of this instance */
 	struct list_head rdllist;	/* ready items */
@@ -203,11 +236,16 @@ struct xpoll_instance {
 	u64 last_chain;			/* wake chain that last woke pollers */
 	u64 pending_chain;		/* wake chain pw_work continues */
 	atomic_t pending_key;		/* EPOLL_URING_WAKE for pw_work */
-	/* Nesting edges, under xpoll_topo_lock. */
+	/* Nesting edges and the full ADD's memos: see the top of ctl.c. */
 	struct list_head children;	/* xpoll_nest.child_link */
 	struct list_head parents;	/* xpoll_nest.parent_link */
 	u64 gen;			/* loop check memo */
 	int loop_depth;
+	u64 up_gen;			/* path check memo: up[] */
+	u32 up[XPOLL_MAX_NESTS + 1];	/* paths up, by length */
+	u64 visit_gen;			/* path check: visited */
+	struct list_head check_link;	/* path check: yet to visit */
+	struct rcu_head rcu;		/* freed after a grace period */
 };
 
 /* A wait-queue entry of an item; wait.private points at the item. */
@@ -341,6 +379,9 @@ long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */
 int xpoll_target_attach(struct xpoll_item *it);
+typedef bool (*xpoll_watcher_fn_t)(void *arg, struct xpoll_instance *ep);
+bool xpoll_target_visit_watchers(struct file *file, xpoll_watcher_fn_t fn,
+				 void *arg);
 struct file *xpoll_target_detach(struct xpoll_item *it);
 void xpoll_reaper_kick(void);
 void xpoll_reap_now(void);

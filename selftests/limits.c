@@ -320,5 +320,122 @@ TEST_F_TIMEOUT(lim, items_charged_to_memory_cgroup, 120)
 	rmdir(cg);
 }
 
+/*
+ * Issue 19: epoll's wakeup-path limits (reverse_path_check: at most 500
+ * paths of length 1 from a file, 100 of 2, 50 of 3, 10 of 4; EINVAL).
+ * Each shape is built by an unprivileged user on one backend; the first
+ * refused ADD (or none) must be the same on both.
+ */
+struct refusal { int step, err; };
+
+/*
+ * Layers of w instances, each watching every instance of the layer below,
+ * the bottom layer watching one eventfd (the shape of the issue's write()
+ * that took 22.7 s): the number of the first ADD refused, and its errno.
+ */
+static struct refusal build_layers(int be, int w, int layers)
+{
+	struct refusal r = { -1, 0 };
+	int *x = calloc((size_t)w * layers, sizeof(int));
+	int e = eventfd(0, EFD_CLOEXEC), step = 0;
+
+	for (int k = 0; x && k < layers && r.step < 0; k++) {
+		for (int i = 0; i < w && r.step < 0; i++) {
+			x[k * w + i] = pl_create(be, 1);
+			if (x[k * w + i] < 0)
+				return (struct refusal){ step, x[k * w + i] };
+			for (int j = 0; j < (k ? w : 1) && r.step < 0; j++, step++) {
+				int t = k ? x[(k - 1) * w + j] : e;
+				int err = pl_ctl(be, x[k * w + i], EPOLL_CTL_ADD, t,
+						 EPOLLIN, j);
+
+				if (err)
+					r = (struct refusal){ step, err };
+			}
+		}
+	}
+	free(x);
+	return r;
+}
+
+/* n instances, each watched by one of its own, then each ADDs one file. */
+static struct refusal build_watched_fanin(int be, int n)
+{
+	int e = eventfd(0, EFD_CLOEXEC);
+
+	for (int i = 0; i < n; i++) {
+		int p = pl_create(be, 1), q = pl_create(be, 1), err;
+
+		if (p < 0 || q < 0)
+			return (struct refusal){ i, p < 0 ? p : q };
+		err = pl_ctl(be, q, EPOLL_CTL_ADD, p, EPOLLIN, 1);
+		if (!err)
+			err = pl_ctl(be, p, EPOLL_CTL_ADD, e, EPOLLIN, 2);
+		if (err)
+			return (struct refusal){ i, err };
+	}
+	return (struct refusal){ -1, 0 };
+}
+
+/* Runs one shape as uid 65534 in a child; its result through a pipe. */
+static struct refusal shape_as_nobody(int be, int shape, int a, int b)
+{
+	struct refusal r = { -2, 0 };
+	struct rlimit rl = { 8192, 8192 };
+	int pp[2], status;
+	pid_t pid;
+
+	if (pipe2(pp, O_CLOEXEC))
+		return r;
+	pid = fork();
+	if (pid == 0) {
+		close(pp[0]);
+		if (setrlimit(RLIMIT_NOFILE, &rl) || xp_drop_privs(XP_NOBODY))
+			_exit(1);
+		r = shape ? build_watched_fanin(be, a) : build_layers(be, a, b);
+		_exit(write(pp[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+	}
+	close(pp[1]);
+	if (pid < 0 || read(pp[0], &r, sizeof(r)) != sizeof(r))
+		r = (struct refusal){ -2, 0 };
+	close(pp[0]);
+	waitpid(pid, &status, 0);
+	return r;
+}
+
+FIXTURE(paths) { int unused; };
+FIXTURE_SETUP(paths) { }
+FIXTURE_TEARDOWN(paths) { }
+
+TEST_F_TIMEOUT(paths, refused_where_epoll_refuses, 300)
+{
+	static const struct { int shape, a, b; } shapes[] = {
+		{ 0, 44, 5 },	/* refused at layer 2: the 501st edge */
+		{ 0, 8, 5 },	/* refused at layer 3 (512 paths > 100) */
+		{ 0, 4, 5 },	/* refused at layer 4 (256 paths > 50) */
+		{ 0, 3, 4 },	/* refused at layer 3 (54 paths > 50) */
+		{ 0, 2, 4 },	/* accepted by both */
+		{ 1, 520, 0 },	/* a file in 501 watched instances */
+	};
+
+	XP_REQUIRE(BE_XPOLL);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct refusal ep = shape_as_nobody(BE_EPOLL, shapes[i].shape,
+						   shapes[i].a, shapes[i].b);
+		struct refusal xp = shape_as_nobody(BE_XPOLL, shapes[i].shape,
+						   shapes[i].a, shapes[i].b);
+
+		TH_LOG("shape %d (%d, %d): epoll refuses step %d (%s), xpoll step %d (%s)",
+		       shapes[i].shape, shapes[i].a, shapes[i].b, ep.step,
+		       strerror(-ep.err), xp.step, strerror(-xp.err));
+		ASSERT_NE(-2, ep.step);
+		ASSERT_NE(-2, xp.step);
+		EXPECT_EQ(ep.step, xp.step);
+		EXPECT_EQ(ep.err, xp.err);
+		/* Every shape but the smallest is too many paths. */
+		EXPECT_EQ(shapes[i].a == 2 ? 0 : -EINVAL, ep.err);
+	}
+}
+
 XP_NO_HOOK
 XP_MAIN
