@@ -31,14 +31,19 @@
  *   counted by length; more than 500 of length 1 (the file's watcher is
  *   watched), 100 of 2, 50 of 3 or 10 of 4 refuse the ADD.  Paths only
  *   through instances xpoll can see: an epoll file is a file here.
- * The path check locks the instances below the new child one at a time
- * (mutex_lock_nested(), subclass 1), under the parent's mutex: mutexes are
- * only ever nested from an instance to one below it, and only inside
- * xpoll_topo_lock, so this cannot deadlock.  xpoll_topo_lock is global; a
- * full ADD holds it for O(instances and edges below the child and above
+ * The path check reads the items of the instances below the new child
+ * under their mutexes, taken one at a time inside the parent's, and only
+ * with mutex_trylock(): xpoll_topo_lock is never held while sleeping on an
+ * instance's mutex.  A full ADD that finds one busy (the parent's own, or
+ * one below the new child) undoes what it did, drops every lock, waits
+ * for that mutex alone and starts again; so an instance whose mutex its
+ * owner holds for as long as it likes (a wait stalled on a page fault)
+ * delays only the ADDs that involve it, never the global lock.  (epoll
+ * sleeps on those mutexes under its global epmutex.)  xpoll_topo_lock is
+ * held by a full ADD for O(instances and edges below the child and above
  * the parent) for the loop check, and for O(items of the instances below
  * the child + watchers of their files) for the path check, as epoll holds
- * its epmutex.  Every other holder: O(1).
+ * epmutex for the same walks; by nothing else.
 
  * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
  * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
@@ -342,13 +347,14 @@ static bool xpoll_path_check_file(struct file *file)
  * (under the mutex of the instance the new edge leaves from, see the top
  * comment), and keeps each one it is yet to visit referenced.
  */
-static bool xpoll_path_check_below(struct xpoll_instance *c)
+static int xpoll_path_check_below(struct xpoll_instance *c,
+				  struct xpoll_instance **busy)
 {
 	struct xpoll_instance *y, *z;
 	struct xpoll_item *it;
 	struct rb_node *rbp;
 	LIST_HEAD(todo);
-	bool ok = true;
+	int err = 0;
 
 	kref_get(&c->ref);
 	c->visit_gen = xpoll_path_gen;
@@ -356,41 +362,51 @@ static bool xpoll_path_check_below(struct xpoll_instance *c)
 	while ((y = list_first_entry_or_null(&todo, struct xpoll_instance,
 					     check_link))) {
 		list_del(&y->check_link);
-		if (ok) {
-			mutex_lock_nested(&y->mtx, 1);
-			for (rbp = rb_first_cached(&y->rbr); ok && rbp;
-			     rbp = rb_next(rbp)) {
-				it = rb_entry(rbp, struct xpoll_item, rbn);
-				if (it->file->f_op != &xpoll_fops) {
-					ok = xpoll_path_check_file(it->file);
-					continue;
-				}
-				z = it->file->private_data;
-				if (z->visit_gen == xpoll_path_gen)
-					continue;
-				z->visit_gen = xpoll_path_gen;
-				kref_get(&z->ref);
-				list_add_tail(&z->check_link, &todo);
-			}
-			mutex_unlock(&y->mtx);
+		if (err) {
+			xpoll_instance_put(y);
+			continue;
 		}
+		if (!mutex_trylock(&y->mtx)) {
+			/* Never wait under the global lock: see the top. */
+			*busy = y;
+			err = -EAGAIN;
+			continue;
+		}
+		for (rbp = rb_first_cached(&y->rbr); !err && rbp;
+		     rbp = rb_next(rbp)) {
+			it = rb_entry(rbp, struct xpoll_item, rbn);
+			if (it->file->f_op != &xpoll_fops) {
+				if (!xpoll_path_check_file(it->file))
+					err = -EINVAL;
+				continue;
+			}
+			z = it->file->private_data;
+			if (z->visit_gen == xpoll_path_gen)
+				continue;
+			z->visit_gen = xpoll_path_gen;
+			kref_get(&z->ref);
+			list_add_tail(&z->check_link, &todo);
+		}
+		mutex_unlock(&y->mtx);
 		xpoll_instance_put(y);
 		cond_resched();
 	}
-	return ok;
+	return err;
 }
 
 /*
- * The wakeup-path check of a full ADD of @it (see the top comment): false
- * if it adds too many paths.
+ * The wakeup-path check of a full ADD of @it (see the top comment): 0,
+ * -EINVAL if it adds too many paths, or -EAGAIN with *@busy (referenced)
+ * the instance whose mutex it could not take.
  */
-static bool xpoll_path_check(struct xpoll_item *it)
+static int xpoll_path_check(struct xpoll_item *it,
+			    struct xpoll_instance **busy)
 {
 	lockdep_assert_held(&xpoll_topo_lock);
 	xpoll_path_gen++;
 	if (it->file->f_op == &xpoll_fops)
-		return xpoll_path_check_below(it->file->private_data);
-	return xpoll_path_check_file(it->file);
+		return xpoll_path_check_below(it->file->private_data, busy);
+	return xpoll_path_check_file(it->file) ? 0 : -EINVAL;
 }
 
 /* Drops the nesting edge of @it, an item that watches an instance. */
@@ -463,9 +479,15 @@ static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it)
 		xpoll_poll_wake(ep, NULL, 0);
 }
 
+/* A full ADD (see the top comment): the topology lock, and what it met. */
+struct xpoll_full {
+	bool held;			/* xpoll_topo_lock */
+	struct xpoll_instance *busy;	/* whose mutex it could not take */
+};
+
 static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 			struct file *tfile, int fd, __poll_t events, u64 data,
-			enum xpoll_kind kind, bool *topo_held)
+			enum xpoll_kind kind, struct xpoll_full *full)
 {
 	struct xpoll_nest *nest = NULL;
 	struct xpoll_item *it;
@@ -512,15 +534,14 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 		list_add_tail_rcu(&nest->parent_link, &child->parents);
 		spin_unlock(&xpoll_nest_lock);
 	}
-	if (*topo_held) {
-		/* A full ADD: see the top comment. */
-		ok = xpoll_path_check(it);
+	if (full->held) {
+		err = xpoll_path_check(it, &full->busy);
 		mutex_unlock(&xpoll_topo_lock);
-		*topo_held = false;
+		full->held = false;
 		/* Too many wakeup paths: refused before any callback can run. */
-		if (!ok) {
+		if (err) {
 			xpoll_item_remove(ep, it);
-			return -EINVAL;
+			return err;
 		}
 	}
 
@@ -556,7 +577,7 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		   int fd, __poll_t events, u64 data)
 {
 	struct epoll_event ev = { .events = events, .data = data };
-	bool topo_held = false;
+	struct xpoll_full full = { };
 	struct xpoll_slot slot;
 	struct xpoll_item *it;
 	enum xpoll_kind kind;
@@ -580,17 +601,27 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 			return -EINVAL;
 	}
 
+again:
 	/*
 	 * A full ADD (see the top comment).  Whether @ep is watched is read
-	 * without a lock, as epoll reads f_ep: an edge being added above it
-	 * right now is checked by that ADD, which visits @ep under its mutex.
+	 * without a lock, as epoll reads f_ep: an ADD that links an edge above
+	 * @ep at this very moment may let this one path through unchecked.
 	 */
 	if (op == XPOLL_CTL_ADD &&
 	    (kind == XPOLL_KIND_XPOLL || !list_empty(&ep->parents))) {
 		mutex_lock(&xpoll_topo_lock);
-		topo_held = true;
+		full.held = true;
+		if (!mutex_trylock(&ep->mtx)) {
+			/* Never wait under the global lock: see the top. */
+			mutex_unlock(&xpoll_topo_lock);
+			full.held = false;
+			kref_get(&ep->ref);
+			full.busy = ep;
+			goto wait_busy;
+		}
+	} else {
+		mutex_lock(&ep->mtx);
 	}
-	mutex_lock(&ep->mtx);
 	if (op == XPOLL_CTL_ADD && kind == XPOLL_KIND_XPOLL &&
 	    xpoll_loop_check(ep, tfile->private_data)) {
 		err = -ELOOP;
@@ -607,7 +638,7 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		}
 		err = xpoll_insert(ep, &slot, tfile, fd,
 				   ev.events | EPOLLERR | EPOLLHUP, ev.data,
-				   kind, &topo_held);
+				   kind, &full);
 		break;
 	case XPOLL_CTL_DEL:
 		if (!it) {
@@ -630,10 +661,21 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		break;
 	}
 out:
-	if (topo_held)
+	if (full.held)
 		mutex_unlock(&xpoll_topo_lock);
 	mutex_unlock(&ep->mtx);
-	return err;
+	if (err != -EAGAIN)
+		return err;
+wait_busy:
+	/* Wait for the busy instance with no lock held, then start again. */
+	err = mutex_lock_killable(&full.busy->mtx);
+	if (!err)
+		mutex_unlock(&full.busy->mtx);
+	xpoll_instance_put(full.busy);
+	full.busy = NULL;
+	if (err)
+		return err;
+	goto again;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_ctl_file);
 

@@ -24,18 +24,17 @@
  * 1. xpoll_topo_lock (mutex, ctl.c): serialises the ADDs that can add
  *    wakeup paths ("full" ADDs: an instance as target, or an instance
  *    that is itself watched), and so the linking of nesting edges.  Taken
- *    before ep->mtx, by those ADDs only; their path check then takes the
- *    mutexes of the instances below the new child, one at a time, inside
- *    the parent's (ctl.c says why that cannot deadlock).
+ *    before ep->mtx, by those ADDs only, which then only trylock
+ *    instances' mutexes (the parent's, and one at a time those below the
+ *    new child): it is never held while sleeping on one (ctl.c).
  * 2. ep->mtx (mutex): the rbtree, every item field except the list links
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
  *    lists, and the right to scan the ready list (transfer, instance
  *    poll).  Taken with mutex_lock() only at the top of a system call,
  *    the release path, fdinfo and the close handler of a watched file
- *    (target.c), never while another xpoll lock is held but
- *    xpoll_topo_lock (and in a full ADD's path check, the mutex of the
- *    instance the new edge leaves from); the reaper of pinned files only
- *    trylocks it (target.c says why).  Inside poll chains
+ *    (target.c), never while another xpoll lock is held; full ADDs and
+ *    the reaper of pinned files only trylock it (ctl.c and target.c say
+ *    why).  Inside poll chains
  *    (f_op->poll of an instance, the re-poll of a nested instance) it is
  *    only ever mutex_trylock()ed: a chain can cross foreign files (an
  *    epoll instance) whose contents we cannot see, so a blocking
@@ -75,8 +74,9 @@
  *   parent), and the wakeup-path check, O(items of the instances below the
  *   child + watchers of their files, or watchers of the target file).
  *   epoll holds its global epmutex for the same two walks.  Grows with the
- *   watches of the graph being changed, but nobody else's: no other path
- *   takes it, and unlinking an edge does not.
+ *   watches of the graph being changed, never with a wait: it is not held
+ *   while sleeping on an instance's mutex.  Unlinking an edge does not
+ *   take it.
  * - xpoll_nest_lock (spinlock): O(1), one edge linked or unlinked.
  * - File tree locks (1024 hashed spinlocks, target.c): one tree descent,
  *   O(log items), per acquisition; the close handler and the reaper take

@@ -437,5 +437,117 @@ TEST_F_TIMEOUT(paths, refused_where_epoll_refuses, 300)
 	}
 }
 
+struct add_arg { int be, p, t; int ret; };
+
+static void *add_fn(void *arg)
+{
+	struct add_arg *a = arg;
+
+	a->ret = pl_ctl(a->be, a->p, EPOLL_CTL_ADD, a->t, EPOLLIN, 1);
+	return NULL;
+}
+
+/*
+ * ns that uid 65534 takes to nest one of its instances in another (a
+ * full ADD, which takes the global lock), or -1 if not within 3 s (the
+ * child is killed then; the caller reaps it, *@pid, once it can finish).
+ */
+static int64_t nobody_nests(int be, pid_t *child)
+{
+	int64_t ns = -1;
+	struct pollfd pfd;
+	pid_t pid;
+	int pp[2];
+
+	*child = -1;
+	if (pipe2(pp, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int a, b;
+		int64_t t0;
+
+		close(pp[0]);
+		if (xp_drop_privs(XP_NOBODY))
+			_exit(1);
+		a = pl_create(be, 1);
+		b = pl_create(be, 1);
+		t0 = now_ns();
+		if (pl_ctl(be, a, EPOLL_CTL_ADD, b, EPOLLIN, 1))
+			_exit(1);
+		t0 = now_ns() - t0;
+		_exit(write(pp[1], &t0, sizeof(t0)) == sizeof(t0) ? 0 : 1);
+	}
+	close(pp[1]);
+	pfd = (struct pollfd){ .fd = pp[0], .events = POLLIN };
+	if (pid > 0 && poll(&pfd, 1, 3000) == 1 &&
+	    read(pp[0], &ns, sizeof(ns)) != sizeof(ns))
+		ns = -1;
+	if (pid > 0 && ns < 0)
+		kill(pid, SIGKILL);
+	close(pp[0]);
+	*child = pid;
+	return ns;
+}
+
+/*
+ * One user's instance whose mutex is held for as long as that user likes
+ * (a wait stalled on a userfaultfd page), and that user nesting it in
+ * another instance (a full ADD, which must look into it): nobody else's
+ * full ADD may wait for that.  epoll's does (its ADD sleeps on the stalled
+ * instance's mutex under the global epmutex): logged, not asserted.
+ * userfaultfd for kernel copies needs root, so the staller is root and
+ * the bystander uid 65534.
+ */
+TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_other_users_nesting, 60)
+{
+	XP_REQUIRE(BE_XPOLL);
+	for (int be = BE_EPOLL; be <= BE_XPOLL; be++) {
+		struct stalled_wait sw = { .be = be };
+		struct add_arg add = { .be = be };
+		pthread_t waiter, adder;
+		struct uffd_page u;
+		int e, r, status;
+		int64_t ns;
+		pid_t pid;
+
+		r = uffd_page_open(&u);
+		if (r == -ENOSYS || r == -EPERM)
+			SKIP(return, "userfaultfd: %s", strerror(-r));
+		ASSERT_EQ(0, r);
+		sw.p = pl_create(be, 1);
+		add.p = pl_create(be, 1);
+		add.t = sw.p;
+		ASSERT_LE(0, e = eventfd(1, EFD_CLOEXEC));
+		ASSERT_EQ(0, pl_ctl(be, sw.p, EPOLL_CTL_ADD, e, EPOLLIN, 1));
+		sw.ev = (struct epoll_event *)u.page;
+		ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
+		ASSERT_TRUE(uffd_page_faulted(&u, 10000));
+		/* The staller nests its stalled instance: that ADD waits. */
+		ASSERT_EQ(0, pthread_create(&adder, NULL, add_fn, &add));
+		msleep(200);
+
+		ns = nobody_nests(be, &pid);
+		TH_LOG("%s: another user's nesting ADD took %s%" PRId64 " us",
+		       be_name[be], ns < 0 ? "more than 3 s: " : "",
+		       ns < 0 ? (int64_t)3000000 : ns / 1000);
+		if (be == BE_XPOLL)
+			EXPECT_LT(0, ns);
+		if (be == BE_XPOLL)
+			EXPECT_GT(500000000LL, ns);
+
+		ASSERT_EQ(0, uffd_page_release(&u));
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		ASSERT_EQ(0, pthread_join(waiter, NULL));
+		ASSERT_EQ(0, pthread_join(adder, NULL));
+		EXPECT_EQ(0, add.ret);
+		close(add.p);
+		close(sw.p);
+		close(e);
+		uffd_page_close(&u);
+	}
+}
+
 XP_NO_HOOK
 XP_MAIN
