@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -177,6 +178,18 @@ static inline void msleep(int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/*
+ * Become an unprivileged user (a fork child's first step): no
+ * supplementary groups, then gid, then uid.  0, or -errno.
+ */
+#define XP_NOBODY 65534
+static inline int xp_drop_privs(uid_t uid)
+{
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid))
+		return -errno;
+	return 0;
 }
 
 /* Sort events by data then events so that two waits compare as sets. */
