@@ -35,15 +35,16 @@
  *   and its items, exactly as in epoll, and the UNIX garbage collector
  *   sees every reference there is.
  *
- * Files whose close fsnotify does not report: FMODE_NONOTIFY (fanotify's
- * own files: the group descriptor of fanotify_init(), which any user may
- * create, and the event descriptors it hands out; overlayfs' internal
- * files, which no descriptor reaches) and FMODE_PATH (not pollable, so
- * never watched).  For those, "pinned" files, xpoll keeps what it did
+ * Files whose close fsnotify does not report: FMODE_NONOTIFY (every pty
+ * master, from /dev/ptmx; fanotify's own files: the group descriptor of
+ * fanotify_init(), which any user may create, and the event descriptors
+ * it hands out; overlayfs' internal files, which no descriptor reaches)
+ * and FMODE_PATH (not pollable, so never watched).  For those, "pinned"
+ * files, xpoll keeps what it did
  * before: one reference per file, taken by its first item and dropped by
  * its last (both decided under the file's tree lock), a struct xpoll_pin
- * on xpoll_pins, and a reaper that runs every XPOLL_PIN_MS while any pin
- * exists.  A pinned file whose count is 1 has no descriptor left
+ * on xpoll_pins, and a reaper that runs every XPOLL_PIN_MS (10 ms: a
+ * closed pty's other end sees the hangup that late) while any pin exists.  A pinned file whose count is 1 has no descriptor left
  * (xpoll_item_dead()); its items are never reported again, and the
  * reaper removes them, trylocking each instance's mutex (one work serves
  * every user: it must never sleep on one user's mutex; a busy instance is
@@ -82,8 +83,9 @@
  *   when a superblock gains its first or loses its last watched item:
  *   one fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
  * - xpoll_pins_lock (global spinlock): xpoll_pins and xpoll_nr_pins.
- *   Held for O(pins) by the reaper's pass (pins: watched fanotify files,
- *   at most fs.fanotify.max_user_groups, 128, per user), O(1) otherwise.
+ *   Held for O(pins) by the reaper's pass (pins: watched pty masters and
+ *   fanotify files, each a descriptor its user holds, so at most
+ *   RLIMIT_NOFILE per process), O(1) otherwise.
  * - A mark is freed by fsnotify (->free_mark) after an SRCU grace period
  *   of its own, then after an RCU one for our lookups (kfree_rcu()).
  *   Module exit waits for that with fsnotify_wait_marks_destroyed(); no
@@ -106,7 +108,7 @@
 #define XPOLL_FILE_TREES	BIT(XPOLL_FILE_TREE_BITS)
 #define XPOLL_FILE_LOCKS	(XPOLL_FILE_TREES / BITS_PER_LONG)
 #define XPOLL_CLOSE_EVENTS	(FS_CLOSE_WRITE | FS_CLOSE_NOWRITE)
-#define XPOLL_PIN_MS		100
+#define XPOLL_PIN_MS		10
 #define XPOLL_PIN_FILES		16
 #define XPOLL_PIN_ITEMS		256
 

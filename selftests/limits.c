@@ -135,7 +135,7 @@ TEST_F(lim, watch_limit_enospc_as_epoll)
 }
 
 /* Closing every fd of the targets (not the instance) must give the
- * watches back too: the items are removed (xpoll: by its reaper). */
+ * watches back too: the close removes the items. */
 static int closed_targets_give_back(int be)
 {
 	int a = pl_create(be, 1), efd;
@@ -145,16 +145,7 @@ static int closed_targets_give_back(int be)
 
 		for (int i = 0; i < LIMIT; i++) {
 			fds[i] = eventfd(0, EFD_CLOEXEC);
-			int r = -1;
-
-			/* the reaper may need a moment after the last round */
-			for (int t = 0; t < 300; t++) {
-				r = pl_ctl(be, a, EPOLL_CTL_ADD, fds[i], EPOLLIN, i);
-				if (r != -ENOSPC)
-					break;
-				msleep(10);
-			}
-			if (r)
+			if (pl_ctl(be, a, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
 				return 10 + round;
 		}
 		efd = eventfd(0, EFD_CLOEXEC);

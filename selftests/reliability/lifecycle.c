@@ -230,9 +230,9 @@ TEST_F(mod, refused_while_a_thread_waits_on_a_closed_fd)
 }
 
 /*
- * Items whose targets were closed are removed later, by xpoll's reaper;
- * closing the instance and unloading at once must neither crash nor leak
- * (KASAN and kmemleak would say) and must not be refused for long.
+ * Items whose targets were just closed (their close removed them), then
+ * the instance closed and the module unloaded at once: no crash, no leak
+ * (KASAN and kmemleak would say), no refusal for long.
  */
 TEST_F(mod, unload_right_after_mass_close)
 {
@@ -289,7 +289,7 @@ static int use_once(void)
 		r = -1;
 	if (xp_wait(x, ev, 4, 0) != 3)
 		r = -1;
-	close(p[0]);	/* left for the reaper */
+	close(p[0]);	/* its close removes its item */
 	close(inner);
 	close(x);
 	close(p[1]);
