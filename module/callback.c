@@ -21,7 +21,9 @@ static struct kmem_cache *xpoll_pwq_cache;
 
 /*
  * The wake chain a poller wakeup (ep->pw_work) running on this CPU
- * continues, 0 outside one.  Only touched with interrupts disabled.
+ * continues, 0 outside one or when it has no number yet (only a wakeup
+ * through an epoll file needs one).  Only touched with interrupts
+ * disabled.
  */
 static DEFINE_PER_CPU(u64, xpoll_wake_chain);
 static atomic64_t xpoll_chain_seq;
@@ -217,16 +219,19 @@ void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
 	}
 	local_irq_save(flags);
 	chain = __this_cpu_read(xpoll_wake_chain);
-	if (!chain)
-		chain = atomic64_inc_return(&xpoll_chain_seq);
-	if (xpoll_kind_of(it->file) != XPOLL_KIND_EPOLL ||
-	    READ_ONCE(ep->last_chain) != chain) {
-		WRITE_ONCE(ep->pending_chain, chain);
-		/* Queuers may race (the work runs once for both): keep every key. */
-		if (key)
-			atomic_or((__force int)key, &ep->pending_key);
-		irq_work_queue(&ep->pw_work);
+	if (xpoll_kind_of(it->file) == XPOLL_KIND_EPOLL) {
+		/* Numbered only where a cycle can pass: a shared counter. */
+		if (!chain)
+			chain = atomic64_inc_return(&xpoll_chain_seq);
+		if (READ_ONCE(ep->last_chain) == chain)
+			goto out;
 	}
+	WRITE_ONCE(ep->pending_chain, chain);
+	/* Queuers may race (the work runs once for both): keep every key. */
+	if (key)
+		atomic_or((__force int)key, &ep->pending_key);
+	irq_work_queue(&ep->pw_work);
+out:
 	local_irq_restore(flags);
 }
 

@@ -40,15 +40,15 @@
  * fanotify_init(), which any user may create, and the event descriptors
  * it hands out; overlayfs' internal files, which no descriptor reaches)
  * and FMODE_PATH (not pollable, so never watched).  For those, "pinned"
- * files, xpoll keeps what it did
- * before: one reference per file, taken by its first item and dropped by
- * its last (both decided under the file's tree lock), a struct xpoll_pin
- * on xpoll_pins, and a reaper that runs every XPOLL_PIN_MS (10 ms: a
- * closed pty's other end sees the hangup that late) while any pin exists.  A pinned file whose count is 1 has no descriptor left
- * (xpoll_item_dead()); its items are never reported again, and the
- * reaper removes them, trylocking each instance's mutex (one work serves
- * every user: it must never sleep on one user's mutex; a busy instance is
- * tried again on the next pass).  A pass looks at every pin once and
+ * files, xpoll holds one reference per file, taken by its first item and
+ * dropped by its last (both decided under the file's tree lock), a
+ * struct xpoll_pin on xpoll_pins, and a reaper that runs every
+ * XPOLL_PIN_MS (10 ms: a closed pty's other end sees the hangup that
+ * late) while any pin exists.  A pinned file whose count is 1 has no
+ * descriptor left (xpoll_item_dead()); its items are never reported
+ * again, and the reaper removes them, trylocking each instance's mutex
+ * (one work serves every user: it must never sleep on one user's mutex;
+ * a busy instance is tried again on the next pass).  A pass looks at every pin once and
  * removes at most XPOLL_PIN_ITEMS items.  Residual: a pinned file in
  * flight in a UNIX socket that the same instance watches lives until the
  * instance closes (the collector does not see our reference).

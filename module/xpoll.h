@@ -164,12 +164,13 @@
  * watching the whole layer below).  No poll_wait lock is ever taken
  * inside another xpoll instance's, each hop starts on a fresh stack, and
  * the work runs with interrupts off for one instance's pollers at a time.
- * Cycles through epoll files (A -> E -> A, invisible to ADD): each poller
- * wakeup runs as part of a numbered wake chain (a callback outside any
- * pw_work starts one; inside, it continues the work's), an instance
- * records the chain that last woke its pollers, and a wakeup that came
- * through an epoll file for the same chain is dropped, so such a cycle
- * wakes each instance once per event and then stops.
+ * Cycles through epoll files (A -> E -> A, invisible to ADD): a wakeup
+ * that comes through an epoll file belongs to a numbered wake chain (it
+ * continues the chain of the pw_work it runs in, or starts one), every
+ * pw_work carries the chain that queued it and records it in its
+ * instance, and a wakeup through an epoll file for the chain that last
+ * woke the instance is dropped, so such a cycle wakes each instance about
+ * once per event and then stops.
  */
 #ifndef _XPOLL_INTERNAL_H
 #define _XPOLL_INTERNAL_H
