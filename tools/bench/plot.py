@@ -79,7 +79,7 @@ def ratios(rows, outdir):
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("xpoll/epoll, median of paired repetitions\n"
-                  "(>1 better for rates; <1 better for latency, wakeups, memory)")
+                  "(>1 better for rates; <1 better for latency, wakeups, memory, ms/request)")
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "ratios.png"), dpi=100)
     plt.close(fig)

@@ -1,20 +1,31 @@
 #!/bin/sh
-# Workload 6 of xpoll-bench (issue 6): a real server. Debian's unmodified
-# redis-server, driven by its own load generator (redis-benchmark -t get,set,
-# 50 clients), once on the kernel's epoll and once under the xpoll preload,
-# alternating over R repetitions; requests per second for each test.
+# Workload 6 of xpoll-bench (issue 6): real servers, once on the kernel's
+# epoll and once under the xpoll preload, alternating over R repetitions.
+#   redis        Debian's unmodified redis-server, driven by its own load
+#                generator (redis-benchmark -t get,set, 50 clients):
+#                requests per second for each test.
+#   nginx-close  nginx (nginx-light) with keepalive_timeout 0 serving a 1 KiB
+#                file, driven by ab -n N -c 1 (no -k): every request is a new
+#                connection that nginx closes without EPOLL_CTL_DEL and ab
+#                reads up to EOF, so a FIN sent late shows in the time per
+#                request (ms, ab's mean). Every answer must be a 200. nginx
+#                and ab run on the same (last) CPU.
 #
 #   tools/bench/realserver.sh RESULTS.csv       in a guest with /dev/xpoll
 #
-# Environment: XPOLL_SERVER_REPS (default 3), XPOLL_SERVER_N (requests per
-# test, default 20000; a full run stays under ~3 minutes in a TCG guest).
+# Environment: XPOLL_SERVER_ONLY (servers to run, default
+# "redis,nginx-close"), XPOLL_SERVER_REPS (default 3), XPOLL_SERVER_N
+# (requests per redis test, default 20000; redis stays under ~3 minutes in
+# a TCG guest), XPOLL_SERVER_CLOSE_N (requests per nginx-close run, default
+# 200).
 #
 # Rows are appended to RESULTS.csv in xpoll-bench's format
 # (workload,params,metric,backend,rep,value; the header is written when the
-# file is new or empty): workload "server", params "redis-get"/"redis-set",
-# metric "req_per_s", backend "epoll"/"xpoll". Then xpoll-bench's table of
-# these rows (xpoll-bench --table): median per backend, spread ((max - min)
-# / median, %), ratio xpoll/epoll.
+# file is new or empty): workload "server", params "redis-get"/"redis-set"
+# with metric "req_per_s", params "nginx-close" with metric "ms/request",
+# backend "epoll"/"xpoll". Then xpoll-bench's table of these rows
+# (xpoll-bench --table): median per backend, spread ((max - min) / median,
+# %), ratio xpoll/epoll.
 #
 # Order: epoll first on even repetitions, xpoll first on odd ones (as
 # xpoll-bench does). Every run starts a fresh server (empty data set) and
@@ -22,9 +33,10 @@
 # preload (XPOLL_PRELOAD_REQUIRE=1, no silent fallback) a /dev/xpoll fd and
 # no eventpoll fd; plainly, an eventpoll fd and no /dev/xpoll fd. A server
 # that does not start, a backend that is not the expected one, a benchmark
-# that fails, reports an error or misses a test, or a server that does not
-# shut down cleanly makes the script exit non-zero (rows already appended
-# stay in the CSV).
+# that fails, reports an error or misses a test (for ab: fewer complete
+# requests than asked, a failed one, any non-2xx answer, a body of another
+# length), or a server that does not shut down cleanly makes the script exit
+# non-zero (rows already appended stay in the CSV).
 # Everything else it writes goes under one mktemp folder in /tmp; the server
 # listens on 127.0.0.1 only.
 
@@ -35,13 +47,24 @@ CSV=$1
 REPS=${XPOLL_SERVER_REPS:-3}
 N=${XPOLL_SERVER_N:-20000}
 PORT=${XPOLL_SERVER_PORT:-16391}
+ONLY=${XPOLL_SERVER_ONLY:-redis,nginx-close}
+CN=${XPOLL_SERVER_CLOSE_N:-200}
+NPORT=${XPOLL_SERVER_NGINX_PORT:-18091}
 T=300
 rpid=""
 
 if [ -z "$CSV" ]; then
-	echo "usage: $0 RESULTS.csv   (env XPOLL_SERVER_REPS, XPOLL_SERVER_N)" >&2
+	echo "usage: $0 RESULTS.csv   (env XPOLL_SERVER_ONLY, XPOLL_SERVER_REPS, XPOLL_SERVER_N, XPOLL_SERVER_CLOSE_N)" >&2
 	exit 2
 fi
+servers=""
+for s in $(echo "$ONLY" | tr , ' '); do
+	case $s in
+	redis | nginx-close) servers="$servers $s" ;;
+	*) echo "realserver: unknown server '$s' in XPOLL_SERVER_ONLY (redis, nginx-close)" >&2; exit 2 ;;
+	esac
+done
+[ -n "$servers" ] || { echo "realserver: XPOLL_SERVER_ONLY names no server" >&2; exit 2; }
 W=$(mktemp -d /tmp/xpoll-realserver.XXXXXX) || exit 1
 cleanup() {
 	[ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null
@@ -52,15 +75,22 @@ trap 'exit 1' INT TERM
 
 fail() {
 	echo "realserver: FAIL: $*" >&2
-	for f in "$W"/redis.log "$W"/stdout "$W"/bench; do
+	for f in "$W"/redis.log "$W"/ng/error.log "$W"/stdout "$W"/bench; do
 		[ -s "$f" ] && tail -n 15 "$f" | sed "s|^|# $(basename "$f"): |" >&2
 	done
 	exit 1
 }
 
-for c in redis-server redis-benchmark redis-cli; do
-	command -v $c >/dev/null || fail "$c missing (apt install redis-server redis-tools)"
-done
+case " $servers " in *" redis "*)
+	for c in redis-server redis-benchmark redis-cli; do
+		command -v $c >/dev/null || fail "$c missing (apt install redis-server redis-tools)"
+	done ;;
+esac
+case " $servers " in *" nginx-close "*)
+	for c in nginx ab; do
+		command -v $c >/dev/null || fail "$c missing (apt install nginx-light apache2-utils)"
+	done ;;
+esac
 [ -f "$PRE" ] || fail "$PRE not built (make -C tools)"
 [ -c /dev/xpoll ] || fail "/dev/xpoll missing (insmod xpoll.ko first)"
 
@@ -74,6 +104,44 @@ daemonize no
 dir $W
 logfile $W/redis.log
 EOF
+
+# nginx's: one process (master_process off: the process started is the one
+# whose fds tell its backend), no keep-alive, a 1 KiB file, loopback, every
+# path under $W/ng.
+mkdir -p "$W/ng/html" "$W/ng/tmp"
+head -c 1024 /dev/urandom >"$W/ng/html/1k.bin"
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root root;"
+cat >"$W/ng/nginx.conf" <<EOF
+$user
+worker_processes 1;
+master_process off;
+daemon off;
+pid $W/ng/nginx.pid;
+error_log $W/ng/error.log notice;
+events {
+	use epoll;
+	worker_connections 256;
+}
+http {
+	types { application/octet-stream bin; }
+	access_log off;
+	keepalive_timeout 0;
+	client_body_temp_path $W/ng/tmp/body;
+	proxy_temp_path $W/ng/tmp/proxy;
+	fastcgi_temp_path $W/ng/tmp/fastcgi;
+	uwsgi_temp_path $W/ng/tmp/uwsgi;
+	scgi_temp_path $W/ng/tmp/scgi;
+	server {
+		listen 127.0.0.1:$NPORT;
+		root $W/ng/html;
+	}
+}
+EOF
+URL=http://127.0.0.1:$NPORT/1k.bin
+# nginx and ab share the last CPU, as xpoll-bench's churn does: a wakeup
+# across vCPUs of a TCG guest waits for the host to run the other vCPU.
+NCPU=$(($(nproc) - 1))
 
 # Header when the CSV is new or empty; otherwise append to xpoll-bench's rows.
 [ -s "$CSV" ] || echo "workload,params,metric,backend,rep,value" >"$CSV" ||
@@ -101,8 +169,8 @@ backend_of() {
 	fi
 }
 
-# run BACKEND REP: one fresh server, one redis-benchmark, two CSV rows.
-run() {
+# run_redis BACKEND REP: one fresh server, one redis-benchmark, two CSV rows.
+run_redis() {
 	be=$1 rep=$2
 	rm -f "$W/redis.log" "$W/stdout" "$W/bench"
 	if [ "$be" = xpoll ]; then
@@ -158,17 +226,96 @@ run() {
 	[ $rc -eq 0 ] || fail "$be rep $rep: redis-server exit $rc after shutdown ($res)"
 }
 
-echo "# server: redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), redis-benchmark -t get,set -n $N -c 50, $REPS repetitions"
+# ab_ok FILE REQUESTS: ab's report says every request completed, none
+# failed, every answer was a 2xx (ab counts the others apart, not as
+# failures) and every body was the 1 KiB file.
+ab_ok() {
+	grep -q "^Complete requests: *$2\$" "$1" &&
+		grep -q '^Failed requests: *0$' "$1" &&
+		! grep -q 'Non-2xx' "$1" &&
+		grep -q '^Document Length: *1024 bytes' "$1"
+}
+
+# run_nginx BACKEND REP: one fresh nginx, one ab -n CN -c 1, one CSV row.
+run_nginx() {
+	be=$1 rep=$2
+	rm -f "$W/ng/error.log" "$W/stdout" "$W/bench"
+	if [ "$be" = xpoll ]; then
+		env LD_PRELOAD="$PRE" XPOLL_PRELOAD_REQUIRE=1 taskset -c "$NCPU" nginx \
+			-p "$W/ng" -e "$W/ng/error.log" -c "$W/ng/nginx.conf" >"$W/stdout" 2>&1 &
+	else
+		taskset -c "$NCPU" nginx -p "$W/ng" -e "$W/ng/error.log" -c "$W/ng/nginx.conf" \
+			>"$W/stdout" 2>&1 &
+	fi
+	rpid=$!
+	# Up to 30 s for a first 200.
+	end=$(($(date +%s) + 30))
+	up=0
+	while [ "$(date +%s)" -lt $end ] && kill -0 "$rpid" 2>/dev/null; do
+		if timeout 10 ab -s 5 -n 1 "$URL" >"$W/bench" 2>&1 && ab_ok "$W/bench" 1; then
+			up=1
+			break
+		fi
+		sleep 0.2
+	done
+	[ $up = 1 ] || fail "$be rep $rep: nginx did not start or answer a GET with a 200"
+	kill -0 "$rpid" 2>/dev/null || fail "$be rep $rep: nginx exited at start"
+	got=$(backend_of "$rpid")
+	[ "$got" = "$be" ] || fail "$be rep $rep: nginx uses $got, expected $be"
+
+	timeout "$T" taskset -c "$NCPU" ab -s 30 -n "$CN" -c 1 "$URL" >"$W/bench" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || fail "$be rep $rep: ab exit $rc"
+	ab_ok "$W/bench" "$CN" ||
+		fail "$be rep $rep: ab: not $CN complete 200 answers of 1024 bytes"
+	# "Time per request:       1.926 [ms] (mean)": the first such line
+	# (with -c 1 the second one says the same).
+	v=$(awk '/^Time per request:/ { print $4; exit }' "$W/bench")
+	case "$v" in
+	'' | *[!0-9.]* | 0 | 0.0 | 0.00 | 0.000) fail "$be rep $rep: no time per request in ab's output ('$v')" ;;
+	esac
+	line=$(awk -v b="$be" -v r="$rep" -v v="$v" \
+		'BEGIN { printf "server,nginx-close,ms/request,%s,%d,%.6g\n", b, r, v }')
+	echo "$line" >>"$CSV" || fail "cannot append to $CSV"
+	echo "$line" >>"$W/samples"
+	echo "# rep $rep $be: nginx-close $v ms/request, $CN requests, all 200"
+
+	kill -QUIT "$rpid"
+	wait "$rpid"
+	rc=$?
+	rpid=""
+	[ $rc -eq 0 ] || fail "$be rep $rep: nginx exit $rc after SIGQUIT"
+	if grep -E '\[(alert|crit|emerg)\]' "$W/ng/error.log" >"$W/bad"; then
+		fail "$be rep $rep: nginx error log: $(head -n 3 "$W/bad")"
+	fi
+}
+
+# run SERVER BACKEND REP
+run() {
+	case $1 in
+	redis) run_redis "$2" "$3" ;;
+	nginx-close) run_nginx "$2" "$3" ;;
+	esac
+}
+
+case " $servers " in *" redis "*)
+	echo "# server: redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), redis-benchmark -t get,set -n $N -c 50, $REPS repetitions" ;;
+esac
+case " $servers " in *" nginx-close "*)
+	echo "# server: nginx $(nginx -v 2>&1 | sed 's|.*nginx/||'), keepalive_timeout 0, a 1 KiB file, ab -n $CN -c 1 (no keep-alive), $REPS repetitions" ;;
+esac
 : >"$W/samples"
 i=0
 while [ $i -lt "$REPS" ]; do
-	if [ $((i % 2)) -eq 0 ]; then
-		run epoll $i
-		run xpoll $i
-	else
-		run xpoll $i
-		run epoll $i
-	fi
+	for s in $servers; do
+		if [ $((i % 2)) -eq 0 ]; then
+			run "$s" epoll $i
+			run "$s" xpoll $i
+		else
+			run "$s" xpoll $i
+			run "$s" epoll $i
+		fi
+	done
 	i=$((i + 1))
 done
 

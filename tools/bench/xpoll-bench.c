@@ -28,6 +28,13 @@
  *           the other way into a character device's code
  *  memory   bytes per watch: the growth of the kernel's unreclaimable slab
  *           (SUnreclaim in /proc/meminfo) when N watches are added
+ *  churn    connections per second (and the median time of one) through
+ *           a TCP server on 127.0.0.1 that accepts, ADDs the connection,
+ *           waits, reads a request, writes a reply and closes it without
+ *           DEL, against one client that reads the reply up to EOF: the
+ *           close must remove the watch and let the FIN go at once (an
+ *           interface that kept the file open until later delays every
+ *           connection by that much)
  *
  * Pairing: every row is measured on both interfaces back to back (epoll
  * first on even repetitions, xpoll first on odd ones), so a burst of noise
@@ -45,6 +52,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,10 +62,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -143,6 +154,7 @@ static int lower_is_better(const char *metric)
 {
 	static const char *const lower[] = {
 		"p50_us", "p99_us", "wakeups/event", "returns/event", "bytes/watch",
+		"ms/request",
 	};
 
 	for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
@@ -650,6 +662,189 @@ static void bench_memory(int be, int rep, long n)
 	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
 }
 
+/* ---- 7. connection churn ------------------------------------------------------------------ */
+
+#define CHURN_REQ 16		/* bytes of a request */
+#define CHURN_REPLY 128		/* bytes of a reply */
+#define CHURN_MAX 100000	/* connections per sample, at most */
+#define CHURN_LISTENER UINT64_MAX
+
+struct churn {
+	int be, x, lfd;
+	atomic_int stop;
+	long nfd, served;
+	uint32_t seq, *gen, *got;	/* per fd: its connection's number, bytes read */
+};
+
+/*
+ * The server: accept and ADD each connection (its number in the upper half
+ * of the data, so that an event of an earlier connection that had the same
+ * fd is recognised and ignored), read the request, write the reply, close
+ * without DEL.
+ */
+static void *churn_server(void *arg)
+{
+	static const char reply[CHURN_REPLY] = "churn reply";
+	struct churn *c = arg;
+	struct epoll_event ev[16];
+	char buf[256];
+	ssize_t r;
+	int n, fd;
+
+	while (!atomic_load(&c->stop)) {
+		n = b_wait(c->be, c->x, ev, 16, 100);
+		if (n < 0 && errno != EINTR)
+			die("churn wait");
+		for (int i = 0; i < n; i++) {
+			uint64_t d = ev[i].data.u64;
+
+			if (d == CHURN_LISTENER) {
+				fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				if (fd < 0) {
+					if (errno == EAGAIN || errno == ECONNABORTED)
+						continue;
+					die("churn accept");
+				}
+				if (fd >= c->nfd) {
+					fprintf(stderr, "churn: fd %d above RLIMIT_NOFILE\n", fd);
+					exit(1);
+				}
+				if (!++c->seq)
+					c->seq = 1;	/* 0 marks a free fd */
+				c->gen[fd] = c->seq;
+				c->got[fd] = 0;
+				if (b_ctl(c->be, c->x, EPOLL_CTL_ADD, fd, EPOLLIN,
+					  (uint64_t)c->gen[fd] << 32 | (uint32_t)fd))
+					die("churn ADD");
+				continue;
+			}
+			fd = (int)(uint32_t)d;
+			if (fd >= c->nfd || !c->gen[fd] || c->gen[fd] != d >> 32)
+				continue;	/* a closed connection's */
+			r = read(fd, buf, sizeof(buf));
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			if (r > 0) {
+				c->got[fd] += r;
+				if (c->got[fd] < CHURN_REQ)
+					continue;
+				if (write(fd, reply, sizeof(reply)) != sizeof(reply))
+					die("churn reply");
+			}
+			c->gen[fd] = 0;
+			c->served++;
+			close(fd);	/* no DEL: the close has to remove the watch */
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The client: one connection at a time, connect, write the request, read
+ * the reply and then up to EOF (the server's FIN), close; for 5 budgets
+ * (1 s by default) or CHURN_MAX connections, at least 3.  A connection
+ * whose EOF takes more than 5 s ends the run with an error.  Two metrics:
+ * connections per second, and the median time of one connection (which a
+ * burst of host noise moves less than the rate: a late FIN moves both).
+ * Client and server share one CPU (the last one this thread may use): a
+ * wakeup across vCPUs of a TCG guest waits for the host to run the other
+ * vCPU's thread, which on a busy 2-core host dominated the rate.
+ */
+static void bench_churn(int be, int rep)
+{
+	struct churn c = { .be = be };
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t alen = sizeof(a);
+	struct timeval tmo = { .tv_sec = 5 };
+	struct rlimit rl;
+	char req[CHURN_REQ], buf[512];
+	double t0, t, tc, slowest = 0, *times;
+	long conns = 0, slow = 0, got;
+	cpu_set_t mask, one;
+	pthread_t th;
+	ssize_t r;
+	int s, cpu;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		die("getrlimit");
+	c.nfd = rl.rlim_cur;
+	c.gen = calloc(c.nfd, sizeof(*c.gen));
+	c.got = calloc(c.nfd, sizeof(*c.got));
+	times = malloc(CHURN_MAX * sizeof(*times));
+	if (!c.gen || !c.got || !times)
+		die("calloc");
+	if (sched_getaffinity(0, sizeof(mask), &mask))
+		die("sched_getaffinity");
+	for (cpu = CPU_SETSIZE - 1; cpu > 0 && !CPU_ISSET(cpu, &mask); cpu--)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))	/* the server inherits it */
+		die("sched_setaffinity");
+	c.x = b_open(be);
+	c.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c.x < 0 || c.lfd < 0)
+		die("churn open");
+	if (bind(c.lfd, (struct sockaddr *)&a, sizeof(a)) || listen(c.lfd, 64) ||
+	    getsockname(c.lfd, (struct sockaddr *)&a, &alen))
+		die("churn listen");
+	if (b_ctl(be, c.x, EPOLL_CTL_ADD, c.lfd, EPOLLIN, CHURN_LISTENER))
+		die("churn ADD listener");
+	if (pthread_create(&th, NULL, churn_server, &c))
+		die("pthread_create");
+	memset(req, 'q', sizeof(req));
+	t0 = now();
+	tc = 0;
+	do {
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0 || setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)))
+			die("churn socket");
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)))
+			die("churn connect");
+		if (write(s, req, sizeof(req)) != sizeof(req))
+			die("churn request");
+		got = 0;
+		while ((r = read(s, buf, sizeof(buf))) > 0)
+			got += r;
+		if (r < 0)
+			die("churn read (no EOF within 5 s)");
+		if (got != CHURN_REPLY) {
+			fprintf(stderr, "churn: %ld bytes of reply, expected %d\n", got,
+				CHURN_REPLY);
+			exit(1);
+		}
+		close(s);
+		conns++;
+		t = now() - t0;
+		/* A connection's time: a late FIN shows as a slow one. */
+		times[conns - 1] = t - tc;
+		if (t - tc > slowest)
+			slowest = t - tc;
+		slow += t - tc > 0.05;
+		tc = t;
+	} while ((t < 5 * budget || conns < 3) && conns < CHURN_MAX);
+	atomic_store(&c.stop, 1);
+	pthread_join(th, NULL);
+	if (sched_setaffinity(0, sizeof(mask), &mask))
+		die("sched_setaffinity");
+	if (c.served != conns) {
+		fprintf(stderr, "churn: %ld connections served, %ld made\n", c.served, conns);
+		exit(1);
+	}
+	close(c.lfd);
+	close(c.x);
+	free(c.gen);
+	free(c.got);
+	qsort(times, conns, sizeof(*times), cmp_d);
+	printf("# churn %s: %ld connections in %.2f s on CPU %d, median %.0f us, slowest %.1f ms, %ld over 50 ms\n",
+	       be_name[be], conns, t, cpu, times[conns / 2] * 1e6, slowest * 1e3, slow);
+	sample("churn", "c=1 close-no-DEL", "conn/s", be, rep, conns / t);
+	sample("churn", "c=1 close-no-DEL", "p50_us", be, rep, times[conns / 2] * 1e6);
+	free(times);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static void usage(const char *a0)
@@ -658,7 +853,7 @@ static void usage(const char *a0)
 		"usage: %s [--reps R] [--max-targets N] [--budget S] [--csv FILE] [--only W,...]\n"
 		"          [--backend epoll|xpoll]\n"
 		"       %s --table FILE.csv [--columns A,B]\n"
-		"  workloads: null ctl wait latency herd memory (default: all)\n"
+		"  workloads: null ctl wait latency herd memory churn (default: all)\n"
 		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
 		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n"
 		"  --table: only print the table of a CSV written before, whose two\n"
@@ -669,7 +864,7 @@ static void usage(const char *a0)
 
 int main(int argc, char **argv)
 {
-	const char *only = "null,ctl,wait,latency,herd,memory", *csvpath = NULL;
+	const char *only = "null,ctl,wait,latency,herd,memory,churn", *csvpath = NULL;
 	const char *table = NULL;
 	static char columns[64];
 	static const long sizes[] = { 1000, 10000, 100000, 1000000 };
@@ -722,7 +917,10 @@ int main(int argc, char **argv)
 			die(csvpath);
 		fprintf(csv, "workload,params,metric,backend,rep,value\n");
 	}
-	make_targets(max_n);
+	/* Only these use the eventfds (1M of them take a while to create). */
+	if (strstr(only, "null") || strstr(only, "ctl") || strstr(only, "wait") ||
+	    strstr(only, "memory"))
+		make_targets(max_n);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
 		die("/dev/null");
@@ -760,6 +958,8 @@ int main(int argc, char **argv)
 					BOTH(bench_herd(be, rep, m, ex));
 		if (strstr(only, "memory"))
 			BOTH(bench_memory(be, rep, max_n < 100000 ? max_n : 100000));
+		if (strstr(only, "churn"))
+			BOTH(bench_churn(be, rep));
 #undef BOTH
 	}
 	print_table();

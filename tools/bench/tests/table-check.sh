@@ -33,6 +33,7 @@ row() {
 	row wake wakeups/event "1 1" "2 0.5"		# 2 0.5: median 1.25
 	row paired calls/s "100 400" "400 100"		# 4 0.25, not 1 1
 	row mem bytes/watch "200 200 200" "160 170 150"
+	row ab ms/request "2 2 2" "1.8 1.9 2.2"		# 0.9 0.95 1.1
 	echo "t,other,calls/s,bogus,0,1"
 } >"$tmp/in.csv"
 
@@ -56,6 +57,7 @@ expect latloss "1.200 LOSS"
 expect wake "1.250 ok (noise)" "1 0.0 1.25 120.0"
 expect paired "2.125 ok"
 expect mem "0.800 ok"
+expect ab "0.950 ok"
 if grep -q other "$tmp/out"; then notok "a row of another backend is left out"
 else ok "a row of another backend is left out"; fi
 
