@@ -662,6 +662,49 @@ static void bench_memory(int be, int rep, long n)
 	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
 }
 
+/*
+ * The same for sockets (one end of each of n UNIX socketpairs, made once):
+ * epoll's per-file head is shared by every watch of a file, as xpoll's
+ * superblock mark is by every watched socket.
+ */
+static void bench_memory_sock(int be, int rep, long n)
+{
+	static int *sock;
+	char p[64];
+	long before, after;
+	int x = b_open(be), sv[2];
+
+	if (!sock) {
+		struct rlimit rl;
+
+		/* Room for both ends of each pair beside the eventfds. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur += 2 * (rlim_t)n;
+			if (rl.rlim_max < rl.rlim_cur)
+				rl.rlim_max = rl.rlim_cur;
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				die("setrlimit for the sockets");
+		}
+		sock = calloc((size_t)n, sizeof(*sock));
+		for (long i = 0; sock && i < n; i++) {
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+				die("memory socketpair");
+			sock[i] = sv[0];
+		}
+		if (!sock)
+			die("memory sockets");
+	}
+	usleep(200000);
+	before = sunreclaim_kb();
+	for (long i = 0; i < n; i++)
+		if (b_ctl(be, x, EPOLL_CTL_ADD, sock[i], EPOLLIN, i))
+			die("memory ADD socket");
+	after = sunreclaim_kb();
+	close(x);
+	snprintf(p, sizeof(p), "N=%ld sockets", n);
+	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
+}
+
 /* ---- 7. connection churn ------------------------------------------------------------------ */
 
 #define CHURN_REQ 16		/* bytes of a request */
@@ -956,8 +999,10 @@ int main(int argc, char **argv)
 			for (int m = 2; m <= 16; m *= 2)
 				for (int ex = 0; ex < 2; ex++)
 					BOTH(bench_herd(be, rep, m, ex));
-		if (strstr(only, "memory"))
+		if (strstr(only, "memory")) {
 			BOTH(bench_memory(be, rep, max_n < 100000 ? max_n : 100000));
+			BOTH(bench_memory_sock(be, rep, max_n < 20000 ? max_n : 20000));
+		}
 		if (strstr(only, "churn"))
 			BOTH(bench_churn(be, rep));
 #undef BOTH
