@@ -36,10 +36,10 @@
  *   sees every reference there is.
  *
  * Files whose close fsnotify does not report: FMODE_NONOTIFY (every pty
- * master, from /dev/ptmx; fanotify's own files: the group descriptor of
- * fanotify_init(), which any user may create, and the event descriptors
- * it hands out; overlayfs' internal files, which no descriptor reaches)
- * and FMODE_PATH (not pollable, so never watched).  For those, "pinned"
+ * master, from /dev/ptmx; the event descriptors fanotify hands its
+ * listener, CAP_SYS_ADMIN only; overlayfs' internal files, which no
+ * descriptor reaches; not fanotify's group descriptor: anon_inode_getfile()
+ * drops the flag in 6.1) and FMODE_PATH (not pollable, so never watched).  For those, "pinned"
  * files, xpoll holds one reference per file, taken by its first item and
  * dropped by its last (both decided under the file's tree lock), a
  * struct xpoll_pin on xpoll_pins, and a reaper that runs every
@@ -84,7 +84,7 @@
  *   one fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
  * - xpoll_pins_lock (global spinlock): xpoll_pins and xpoll_nr_pins.
  *   Held for O(pins) by the reaper's pass (pins: watched pty masters and
- *   fanotify files, each a descriptor its user holds, so at most
+ *   fanotify event descriptors, each held by its user, so at most
  *   RLIMIT_NOFILE per process), O(1) otherwise.
  * - A mark is freed by fsnotify (->free_mark) after an SRCU grace period
  *   of its own, then after an RCU one for our lookups (kfree_rcu()).

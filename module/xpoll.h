@@ -84,7 +84,7 @@
  * - xpoll_sbmark_mutex and fsnotify's group mark_mutex (target.c): one
  *   fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
  * - xpoll_pins_lock (spinlock, target.c): O(pins), watched pty masters
- *   and fanotify files, in the reaper's pass; O(1) otherwise.
+ *   and fanotify event descriptors, in the reaper's pass; O(1) otherwise.
  * - xpoll_users_lock: one hash lookup.
  * - Interrupts off: a wake callback, O(1), and an instance's poller wakeup
  *   (ep->pw_work), O(its pollers); one event runs each instance's at most
@@ -393,7 +393,7 @@ void xpoll_target_exit(void);
 /*
  * A file whose last close fsnotify does not report, so xpoll holds a
  * reference on it instead (target.c): FMODE_NONOTIFY (pty masters,
- * fanotify's own files) and FMODE_PATH (never pollable, listed for
+ * fanotify's event descriptors) and FMODE_PATH (never pollable, listed for
  * safety).
  */
 static inline bool xpoll_file_pinned(const struct file *file)

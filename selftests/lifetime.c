@@ -874,9 +874,10 @@ TEST_F(life, same_inode_other_open_file_keeps_its_item)
 }
 
 /*
- * Files whose close fsnotify does not report (FMODE_NONOTIFY): a
- * fanotify group's descriptor, which any user may create (FAN_REPORT_FID),
- * and a pty master from /dev/ptmx.  Each made ready, watched and closed:
+ * A pty master from /dev/ptmx: fsnotify does not report its close
+ * (FMODE_NONOTIFY).  Also a fanotify group's descriptor, which any user
+ * may create (FAN_REPORT_FID): asked for FMODE_NONOTIFY, but on 6.1
+ * anon_inode_getfile() drops the flag, so its close is reported.  Each made ready, watched and closed:
  * no event at once, and within about a second the item gone (and for the
  * pty, the slave sees the hangup); how long is logged.  (epoll: at once.
  * xpoll keeps a reference on such files and drops it from a periodic

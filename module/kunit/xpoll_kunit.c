@@ -939,7 +939,7 @@ static void xpoll_close_shared_files(struct kunit *test)
 
 /*
  * A file whose close fsnotify does not report (FMODE_NONOTIFY, as
- * fanotify's files) is pinned: xpoll holds one reference, its items stop
+ * pty masters) is pinned: xpoll holds one reference, its items stop
  * reporting once the user's is gone, and the reaper removes them and
  * releases the file.
  */

@@ -171,6 +171,7 @@ struct op {
 };
 
 static int extra_e, extra_dup, extra_inst, extra_ep, extra_sock[2], opened = -1;
+static int extra_proc, extra_pty;
 
 static int op_add_new(void)
 {
@@ -230,6 +231,32 @@ static int op_add_sock(void)
 static void undo_add_sock(void)
 {
 	xp_ctl(inst, XPOLL_CTL_DEL, extra_sock[0], 0, 0);
+}
+
+/*
+ * The first watched file of a filesystem (nothing else watches procfs
+ * here): xpoll adds its fsnotify mark there, and the DEL of the undo takes
+ * it away again, so every try allocates the mark and fsnotify's connector.
+ */
+static int op_add_first_on_fs(void)
+{
+	return xp_ctl(inst, XPOLL_CTL_ADD, extra_proc, EPOLLIN, 0x16);
+}
+
+static void undo_add_first_on_fs(void)
+{
+	xp_ctl(inst, XPOLL_CTL_DEL, extra_proc, 0, 0);
+}
+
+/* A pty master: fsnotify does not report its close, xpoll pins it. */
+static int op_add_pinned(void)
+{
+	return xp_ctl(inst, XPOLL_CTL_ADD, extra_pty, EPOLLIN, 0x17);
+}
+
+static void undo_add_pinned(void)
+{
+	xp_ctl(inst, XPOLL_CTL_DEL, extra_pty, 0, 0);
 }
 
 static int op_mod(void)
@@ -304,6 +331,8 @@ static const struct op ops[] = {
 	{ "ctl_add_xpoll_instance", op_add_nested, undo_add_nested, 0 },
 	{ "ctl_add_epoll_instance", op_add_epoll, undo_add_epoll, 0 },
 	{ "ctl_add_socket_exclusive", op_add_sock, undo_add_sock, 0 },
+	{ "ctl_add_first_file_of_a_filesystem", op_add_first_on_fs, undo_add_first_on_fs, 0 },
+	{ "ctl_add_pty_master_pinned", op_add_pinned, undo_add_pinned, 0 },
 	{ "ctl_mod", op_mod, undo_mod, 0 },
 	{ "ctl_del", op_del, undo_del, 0 },
 	{ "wait", op_wait, nothing, 0 },
@@ -483,7 +512,9 @@ int main(void)
 		return 1;
 	extra_sock[0] = sv[0];
 	extra_sock[1] = sv[1];
-	if (r || inst < 0 || extra_inst < 0) {
+	extra_proc = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+	extra_pty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (r || inst < 0 || extra_inst < 0 || extra_proc < 0 || extra_pty < 0) {
 		printf("Bail out! setup failed (%d)\n", r);
 		restore_failslab();
 		return 1;

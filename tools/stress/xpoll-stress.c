@@ -27,6 +27,24 @@
  *  nested        (own process) xpoll > xpoll > eventfds and
  *                xpoll > epoll > xpoll, the innermost torn down and rebuilt
  *                while events flow; direct cycles must give ELOOP.
+ *  close_race    creators make targets (UNIX socketpairs, pipes, eventfds,
+ *                timerfds, now and then an instance with an eventfd inside
+ *                and, if fanotify_init() works, a fanotify group), ADD them
+ *                to a shared instance and a second one, and close them
+ *                without DEL (after a dup, or in flight over SCM_RIGHTS);
+ *                other threads ADD/MOD/DEL random descriptor numbers of
+ *                the same range and wait on both instances, and one thread
+ *                closes and re-creates the second instance under their
+ *                feet. Every errno must be epoll_ctl's; no wait begun after
+ *                a target's last close reports it (tags carry generations);
+ *                a closed socket's peer sees EOF within 1 s; at the end no
+ *                item of a closed file is left and fs/file-nr is back.
+ *  nest_race     (own process) random DAGs of instances (depth <= 4) over
+ *                eventfds, changed under a model: every instance ADD gives
+ *                the model's result (self EINVAL, cycle or depth ELOOP),
+ *                instances are closed in the middle of the graph while
+ *                events flow and others wait on them; an instance with a
+ *                level-triggered path to a readable eventfd reports it.
  *
  * Counters and the first failure of each scenario live in a MAP_SHARED page
  * so the two scenario processes report through it too.
@@ -48,20 +66,23 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include <linux/xpoll.h>
 
-enum { S_CTL, S_LT, S_CHAOS, S_CLOSE, S_FORK, S_INST, S_NEST, NSCEN };
+enum { S_CTL, S_LT, S_CHAOS, S_CLOSE, S_FORK, S_INST, S_NEST, S_CRACE,
+       S_NRACE, NSCEN };
 
 static const char *const scen_name[NSCEN] = {
 	"ctl_checked", "lt_single", "chaos_counts", "close_dup", "fork",
-	"close_inst", "nested",
+	"close_inst", "nested", "close_race", "nest_race",
 };
 
 struct scen {
@@ -71,6 +92,7 @@ struct scen {
 };
 
 struct shared {
+	atomic_int go;		/* every thread and process created: run */
 	atomic_int stop;
 	atomic_long ops;
 	struct scen sc[NSCEN];
@@ -608,8 +630,12 @@ static void chaos_final(void)
 /*
  * A forked child holds copies of every descriptor, which keeps files alive
  * that close_dup expects to die; fork_lock keeps the two apart.
+ * close_race's creators hold fork_rw for reading from a target's creation
+ * to its last close (many at once); fork() itself takes it for writing, so
+ * a child inherits none of their targets.
  */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t fork_rw;
 
 static int tag_seen(int xfd, uint64_t tag, int *n_out)
 {
@@ -752,9 +778,12 @@ static void *fork_thread(void *arg)
 			fail(S_FORK, "ADD failed");
 		pthread_mutex_lock(&fork_lock);
 		efd_write(e);
+		/* no close_race target exists while we fork, only its instances */
+		pthread_rwlock_wrlock(&fork_rw);
 		pid = fork();
 		if (pid == 0)
 			fork_child(f, e);
+		pthread_rwlock_unlock(&fork_rw);
 		n = xp_wait(f, ev, 8, 1000000000LL);
 		if (n < 1 || (ev[0].data.u64 != 0x5000 && ev[0].data.u64 != 0x5001))
 			fail(S_FORK, "parent wait gave %d", n);
@@ -1011,13 +1040,1082 @@ static void nested_proc(void)
 		pthread_join(th[i], NULL);
 }
 
+/* ================= close_race ======================================== */
+
+/*
+ * Every descriptor close_race makes is moved to CR_BASE and above (cr_hi),
+ * so that its threads that pick random numbers race on close_race's own
+ * files only and leave the other scenarios' files alone.  A call that got
+ * hold of a target's file keeps it open until it returns, so every thread
+ * that may name a number it does not own (as the instance or as the
+ * target) registers the numbers of each call, stamped from cr_hold_seq,
+ * and a creator that closed a number waits for the calls stamped before
+ * its close that named it (cr_drain) before it calls the target closed.
+ */
+#define CR_BASE 1024
+#define CR_NFD 4096
+#define CR_CREATORS 3
+#define CR_RING 512
+#define CR_T_TARGET 0xC1ULL	/* a creator's target, in a and b */
+#define CR_T_INNER 0xC2ULL	/* the eventfd inside a nested target */
+#define CR_T_ANON 0xA7ULL	/* what the random-number threads add */
+#define CR_GEN_MASK ((1ULL << 48) - 1)
+#define CR_TAG(cls, c, g) ((cls) << 56 | (uint64_t)(c) << 48 | (g))
+
+enum { K_SOCK, K_PIPE, K_EFD, K_TIMER, K_INST, K_FAN, NKIND };
+static const char *const cr_kind_name[NKIND] = {
+	"socketpairs", "pipes", "eventfds", "timerfds", "instances", "fanotify",
+};
+
+static int cr_a;			/* the shared instance, never closed */
+static atomic_int cr_bfd;		/* the second one, re-created */
+static atomic_uint cr_bepoch;		/* odd while b's number is closed */
+static atomic_int cr_top = CR_BASE;	/* highest number handed out */
+static atomic_ullong cr_seq;
+static atomic_long cr_kind_n[NKIND], cr_recreate, cr_events, cr_eof_max_us,
+	cr_undrained, cr_scm_n, cr_eof_n, cr_eof_late;
+static int cr_fan_ok;
+static char cr_fan_path[CR_CREATORS][64];
+static long cr_files_start;
+
+struct cr_ring {
+	pthread_spinlock_t lock;
+	atomic_ullong maxgen;
+	struct { uint64_t gen, seq; } r[CR_RING];
+};
+static struct cr_ring cr_ring[CR_CREATORS];
+
+static long long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000LL + t.tv_nsec / 1000;
+}
+
+static int cr_hi(int fd)
+{
+	int h, t;
+
+	if (fd < 0)
+		return -1;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, CR_BASE);
+	close(fd);
+	if (h < 0 || h >= CR_BASE + CR_NFD) {
+		fail(S_CRACE, "F_DUPFD to %d and above gave %d: %s", CR_BASE, h,
+		     strerror(errno));
+		if (h >= 0)
+			close(h);
+		return -1;
+	}
+	t = atomic_load(&cr_top);
+	while (h > t && !atomic_compare_exchange_weak(&cr_top, &t, h))
+		;
+	return h;
+}
+
+/* the calls in flight of the threads that name numbers they do not own */
+enum { H_CTL = 0, H_WAIT = 2, H_CREATOR = 4, CR_HOLDERS = 4 + CR_CREATORS };
+struct cr_holder {
+	atomic_ullong seq;		/* stamp of the call in flight, 0: none */
+	atomic_int x, fd, op;
+	atomic_llong since;
+};
+static struct cr_holder cr_holder[CR_HOLDERS];
+static atomic_ullong cr_hold_seq;
+
+static void cr_hold(struct cr_holder *h, int op, int x, int fd)
+{
+	atomic_store(&h->op, op);
+	atomic_store(&h->x, x);
+	atomic_store(&h->fd, fd);
+	atomic_store(&h->since, now_us());
+	atomic_store(&h->seq, atomic_fetch_add(&cr_hold_seq, 1) + 1);
+}
+
+static atomic_llong cr_longest_us, cr_go_us;
+static atomic_int cr_longest_op, cr_nslow;
+static struct { int h, op, x, fd, ret; long long at, us; } cr_slow[8];
+
+static void cr_unhold(struct cr_holder *h, int ret)
+{
+	long long us = now_us() - atomic_load(&h->since);
+
+	atomic_store(&h->seq, 0);
+	if (us > atomic_load(&cr_longest_us)) {
+		atomic_store(&cr_longest_us, us);
+		atomic_store(&cr_longest_op, atomic_load(&h->op));
+	}
+	if (us > 500000) {
+		int n = atomic_fetch_add(&cr_nslow, 1);
+
+		if (n < 8) {
+			cr_slow[n].h = h - cr_holder;
+			cr_slow[n].op = atomic_load(&h->op);
+			cr_slow[n].x = atomic_load(&h->x);
+			cr_slow[n].fd = atomic_load(&h->fd);
+			cr_slow[n].ret = ret;
+			cr_slow[n].at = atomic_load(&h->since) - atomic_load(&cr_go_us);
+			cr_slow[n].us = us;
+		}
+	}
+}
+
+/* b's number, and whether it may have been closed under the caller */
+struct cr_b {
+	int fd;
+	unsigned int epoch;
+};
+
+static struct cr_b cr_b_get(void)
+{
+	struct cr_b b;
+
+	b.epoch = atomic_load(&cr_bepoch);
+	b.fd = atomic_load(&cr_bfd);
+	return b;
+}
+
+static int cr_b_moved(struct cr_b b)
+{
+	return (b.epoch & 1) || atomic_load(&cr_bepoch) != b.epoch;
+}
+
+/* epoll_ctl's errnos; ENOTTY only if b's number was not an instance then */
+static int cr_ctl_ok(int r, int b_moved)
+{
+	switch (-r) {
+	case 0: case EEXIST: case ENOENT: case EBADF: case EPERM: case ELOOP:
+	case EINVAL:
+		return 1;
+	case ENOTTY:
+		return b_moved;
+	}
+	return 0;
+}
+
+static void cr_retire(int c, uint64_t g)
+{
+	struct cr_ring *rg = &cr_ring[c];
+	uint64_t seq = atomic_fetch_add(&cr_seq, 1) + 1;
+
+	pthread_spin_lock(&rg->lock);
+	rg->r[g % CR_RING].gen = g;
+	rg->r[g % CR_RING].seq = seq;
+	pthread_spin_unlock(&rg->lock);
+}
+
+/* Until no call that named one of these numbers before they closed runs. */
+static int cr_drain(const int *fds, int n)
+{
+	uint64_t before = atomic_fetch_add(&cr_hold_seq, 1) + 1;
+	long long t0 = now_us();
+	static atomic_int told;
+
+	for (int i = 0; i < n; i++) {
+		for (int h = 0; h < CR_HOLDERS; h++) {
+			struct cr_holder *hd = &cr_holder[h];
+			uint64_t q;
+
+			while ((q = atomic_load(&hd->seq)) && q < before &&
+			       (atomic_load(&hd->x) == fds[i] ||
+				atomic_load(&hd->fd) == fds[i])) {
+				if (now_us() - t0 < 2000000) {
+					sched_yield();
+					continue;
+				}
+				if (atomic_fetch_add(&told, 1) < 3)
+					printf("# close_race: number %d still named 2 s after its close by thread %d: op %d on %d, target %d, for %lld ms\n",
+					       fds[i], h, atomic_load(&hd->op),
+					       atomic_load(&hd->x), atomic_load(&hd->fd),
+					       (now_us() - atomic_load(&hd->since)) / 1000);
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+static void cr_add(int c, int fd, uint64_t tag, int is_inst, uint64_t *rs)
+{
+	uint32_t m = modes[rnd(rs) % NMODES];
+	struct cr_b b;
+	int r;
+
+	if (!is_inst && rnd(rs) % 8 == 0)
+		m = (m & (EPOLLIN | EPOLLOUT | EPOLLET)) | EPOLLEXCLUSIVE;
+	/* EEXIST: a random-number thread added this number first */
+	r = xp_ctl(cr_a, XPOLL_CTL_ADD, fd, m, tag);
+	if (r && r != -EEXIST && !(is_inst && r == -ELOOP))
+		fail(S_CRACE, "creator %d: ADD to the shared instance gave %d", c, r);
+	b = cr_b_get();
+	/* b's number may be another creator's target by now */
+	cr_hold(&cr_holder[H_CREATOR + c], XPOLL_CTL_ADD, b.fd, fd);
+	r = xp_ctl(b.fd, XPOLL_CTL_ADD, fd, m, tag);
+	cr_unhold(&cr_holder[H_CREATOR + c], r);
+	if (r && r != -EEXIST && !(is_inst && r == -ELOOP) &&
+	    !(cr_b_moved(b) && cr_ctl_ok(r, 1)))
+		fail(S_CRACE, "creator %d: ADD to the second instance gave %d", c, r);
+}
+
+static int cr_send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = "f", .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	op();
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int cr_recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	op();
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* One target: made, made ready, added to a and b, closed without DEL. */
+static void cr_iter(int c, uint64_t *rs)
+{
+	uint64_t g = atomic_fetch_add(&cr_ring[c].maxgen, 1) + 1;
+	uint64_t tag = CR_TAG(CR_T_TARGET, c, g);
+	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
+	int closed[8], nclosed = 0, t = -1, peer = -1, other = -1, inner = -1;
+	int p[2], kind, k = rnd(rs) % 16, r;
+
+	kind = k < 4 ? K_SOCK : k < 7 ? K_PIPE : k < 10 ? K_EFD :
+	       k < 13 ? K_TIMER : k < 15 ? K_INST : K_FAN;
+	if (kind == K_FAN && !cr_fan_ok)
+		kind = K_EFD;
+	pthread_rwlock_rdlock(&fork_rw);
+	op();
+	switch (kind) {
+	case K_SOCK:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p))
+			break;
+		t = cr_hi(p[0]);
+		peer = cr_hi(p[1]);
+		if (peer >= 0 && rnd(rs) & 1 && write(peer, "x", 1) != 1)
+			fail(S_CRACE, "socket write: %s", strerror(errno));
+		break;
+	case K_PIPE:
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC))
+			break;
+		k = rnd(rs) & 1;
+		t = cr_hi(p[k]);
+		other = cr_hi(p[!k]);
+		if (!k && other >= 0 && write(other, "y", 1) != 1)
+			fail(S_CRACE, "pipe write: %s", strerror(errno));
+		break;
+	case K_EFD:
+		t = cr_hi(eventfd(rnd(rs) & 1, EFD_NONBLOCK | EFD_CLOEXEC));
+		break;
+	case K_TIMER:
+		t = cr_hi(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+		if (t >= 0 && rnd(rs) % 4 && timerfd_settime(t, 0, &its, NULL))
+			fail(S_CRACE, "timerfd_settime: %s", strerror(errno));
+		break;
+	case K_INST:
+		/* a nested target, with an always-readable eventfd inside */
+		t = cr_hi(xp_open());
+		inner = cr_hi(eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC));
+		if (t >= 0 && inner >= 0) {
+			r = xp_ctl(t, XPOLL_CTL_ADD, inner, EPOLLIN,
+				   CR_TAG(CR_T_INNER, c, g));
+			if (r && r != -EEXIST)
+				fail(S_CRACE, "ADD into a nested target gave %d", r);
+		}
+		break;
+	default:
+		/* EMFILE while closed groups wait for the reaper: skip */
+		t = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY);
+		if (t < 0)
+			break;
+		t = cr_hi(t);
+		/* one event queued: the group descriptor is readable */
+		if (t >= 0 && !fanotify_mark(t, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD,
+					     cr_fan_path[c])) {
+			int f = open(cr_fan_path[c], O_RDONLY | O_CLOEXEC);
+
+			if (f >= 0)
+				close(f);
+		}
+	}
+	if (t < 0) {
+		if (peer >= 0)
+			close(peer);
+		if (other >= 0)
+			close(other);
+		if (inner >= 0)
+			close(inner);
+		pthread_rwlock_unlock(&fork_rw);
+		return;
+	}
+	atomic_fetch_add(&cr_kind_n[kind], 1);
+	cr_add(c, t, tag, kind == K_INST, rs);
+	if (rnd(rs) % 4 == 0)
+		usleep(300);	/* let the waiters see it */
+	if (rnd(rs) % 4 == 0) {
+		/* a dup, maybe watched too, closed first: the items stay */
+		int d = cr_hi(dup(t));
+
+		if (d >= 0) {
+			if (rnd(rs) & 1)
+				cr_add(c, d, tag, kind == K_INST, rs);
+			close(d);
+			closed[nclosed++] = d;
+		}
+	}
+	if (rnd(rs) % 4 == 0) {
+		/* in flight over SCM_RIGHTS to ourselves, maybe received back */
+		int cc[2], t2 = -1;
+
+		if (!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cc)) {
+			cc[0] = cr_hi(cc[0]);
+			cc[1] = cr_hi(cc[1]);
+			if (cc[0] >= 0 && cc[1] >= 0 && !cr_send_fd(cc[0], t)) {
+				atomic_fetch_add(&cr_scm_n, 1);
+				if (rnd(rs) & 1)
+					t2 = cr_hi(cr_recv_fd(cc[1]));
+			}
+			close(t);
+			closed[nclosed++] = t;
+			t = -1;
+			if (t2 >= 0) {
+				if (rnd(rs) & 1)
+					cr_add(c, t2, tag, kind == K_INST, rs);
+				close(t2);
+				closed[nclosed++] = t2;
+			}
+			k = rnd(rs) & 1;
+			for (int i = 0; i < 2; i++) {
+				if (cc[k ^ i] >= 0) {
+					close(cc[k ^ i]);
+					closed[nclosed++] = cc[k ^ i];
+				}
+			}
+		}
+	}
+	if (t >= 0) {
+		close(t);
+		closed[nclosed++] = t;
+	}
+	if (inner >= 0) {
+		close(inner);
+		closed[nclosed++] = inner;
+	}
+	op();
+	if (!cr_drain(closed, nclosed)) {
+		/* a call held the file for 2 s: no claim about this one */
+		atomic_fetch_add(&cr_undrained, 1);
+	} else {
+		cr_retire(c, g);
+		if (peer >= 0) {
+			struct pollfd pf = { .fd = peer, .events = POLLIN };
+			long long t0 = now_us(), us = 0;
+			ssize_t n = -1;
+			char ch;
+
+			/* at once, as epoll; else how late (a preemption, or worse) */
+			if (poll(&pf, 1, 0) != 1) {
+				atomic_fetch_add(&cr_eof_late, 1);
+				poll(&pf, 1, 1000);
+				us = now_us() - t0;
+			}
+			if (pf.revents) {
+				n = recv(peer, &ch, 1, MSG_DONTWAIT);
+				/* closed with unread data: ECONNRESET, the other EOF */
+				if (n < 0 && errno == ECONNRESET)
+					n = 0;
+			}
+			if (n != 0)
+				fail(S_CRACE, "peer of a closed watched socket: recv gave %zd, not EOF, %lld ms after the last close",
+				     n, (now_us() - t0) / 1000);
+			else if (us > atomic_load(&cr_eof_max_us))
+				atomic_store(&cr_eof_max_us, us);
+			atomic_fetch_add(&cr_eof_n, 1);
+		}
+	}
+	if (peer >= 0)
+		close(peer);
+	if (other >= 0)
+		close(other);
+	pthread_rwlock_unlock(&fork_rw);
+}
+
+static void *cr_creator(void *arg)
+{
+	int c = (int)(intptr_t)arg;
+	uint64_t rs = seed_of(900 + c);
+
+	while (!stopped()) {
+		cr_iter(c, &rs);
+		atomic_fetch_add(&sh->sc[S_CRACE].iters, 1);
+		if (rnd(&rs) % 4 == 0)
+			usleep(200);
+	}
+	return NULL;
+}
+
+static void cr_check_events(struct epoll_event *ev, int n, uint64_t start)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ev[i].data.u64, cls = t >> 56, g = t & CR_GEN_MASK;
+		unsigned int c = (t >> 48) & 0xff;
+		struct cr_ring *rg;
+		int bad;
+
+		if (cls == CR_T_ANON)
+			continue;
+		if ((cls != CR_T_TARGET && cls != CR_T_INNER) || c >= CR_CREATORS ||
+		    !g || g > atomic_load(&cr_ring[c].maxgen)) {
+			fail(S_CRACE, "event with unknown tag %#llx", (unsigned long long)t);
+			continue;
+		}
+		atomic_fetch_add(&cr_events, 1);
+		rg = &cr_ring[c];
+		pthread_spin_lock(&rg->lock);
+		bad = rg->r[g % CR_RING].gen == g && rg->r[g % CR_RING].seq <= start;
+		pthread_spin_unlock(&rg->lock);
+		if (bad)
+			fail(S_CRACE, "event %#x for creator %u's target %llu reported by a wait begun after its last close returned",
+			     ev[i].events, c, (unsigned long long)g);
+	}
+}
+
+static void *cr_waiter(void *arg)
+{
+	static const long long tmos[] = { 0, 0, 1000000, 3000000 };
+	uint64_t rs = seed_of(920 + (int)(intptr_t)arg);
+	struct epoll_event ev[64];
+	struct cr_holder *me = &cr_holder[H_WAIT + (intptr_t)arg];
+
+	while (!stopped()) {
+		int onb = rnd(&rs) & 1, x, n;
+		struct cr_b b = cr_b_get();
+		uint64_t start;
+
+		x = onb ? b.fd : cr_a;
+		cr_hold(me, 0, x, -1);
+		start = atomic_load(&cr_seq);
+		n = xp_wait(x, ev, 64, tmos[rnd(&rs) % 4]);
+		cr_unhold(me, n);
+		if (n < 0 && !(onb && cr_b_moved(b) &&
+			       (n == -EBADF || n == -ENOTTY || n == -EINVAL)))
+			fail(S_CRACE, "wait on the %s instance gave %d",
+			     onb ? "second" : "shared", n);
+		if (n > 0)
+			cr_check_events(ev, n, start);
+	}
+	return NULL;
+}
+
+/* ADD/MOD/DEL of random numbers of close_race's range, in a or b */
+static void *cr_ctl(void *arg)
+{
+	uint64_t rs = seed_of(940 + (int)(intptr_t)arg);
+	struct cr_holder *me = &cr_holder[H_CTL + (intptr_t)arg];
+
+	while (!stopped()) {
+		int top = atomic_load(&cr_top), onb = rnd(&rs) & 1, x, r;
+		int fd = CR_BASE + rnd(&rs) % (top - CR_BASE + 5), o = 1 + rnd(&rs) % 3;
+		uint32_t m = modes[rnd(&rs) % NMODES];
+		struct cr_b b = cr_b_get();
+
+		if (rnd(&rs) % 8 == 0)
+			m = (m & (EPOLLIN | EPOLLOUT | EPOLLET)) | EPOLLEXCLUSIVE;
+		x = onb ? b.fd : cr_a;
+		cr_hold(me, o, x, fd);
+		r = xp_ctl(x, o, fd, m, CR_TAG(CR_T_ANON, 0, rnd(&rs) & CR_GEN_MASK));
+		cr_unhold(me, r);
+		if (!cr_ctl_ok(r, onb && cr_b_moved(b)))
+			fail(S_CRACE, "op %d on number %d in the %s instance gave %d",
+			     o, fd, onb ? "second" : "shared", r);
+	}
+	return NULL;
+}
+
+/* closes and re-creates b while the others use its number */
+static void *cr_recreator(void *arg)
+{
+	uint64_t rs = seed_of(960);
+
+	(void)arg;
+	while (!stopped()) {
+		int old = atomic_load(&cr_bfd), n;
+
+		usleep(2000 + rnd(&rs) % 8000);
+		if (rnd(&rs) & 1) {
+			/* dup3 closes the old one and reuses its number at once */
+			n = xp_open();
+			if (n < 0 || dup3(n, old, O_CLOEXEC) < 0)
+				fail(S_CRACE, "re-creating b by dup3: %s", strerror(errno));
+			if (n >= 0)
+				close(n);
+		} else {
+			/* closed: for a moment the number is anyone's */
+			atomic_fetch_add(&cr_bepoch, 1);
+			close(old);
+			op();
+			n = cr_hi(xp_open());
+			if (n < 0) {
+				fail(S_CRACE, "re-creating b: %s", strerror(errno));
+				break;
+			}
+			atomic_store(&cr_bfd, n);
+			atomic_fetch_add(&cr_bepoch, 1);
+		}
+		atomic_fetch_add(&cr_recreate, 1);
+	}
+	return NULL;
+}
+
+static long files_nr(void)
+{
+	FILE *f = fopen("/proc/sys/fs/file-nr", "re");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static void cr_setup(void)
+{
+	int f;
+
+	for (int c = 0; c < CR_CREATORS; c++) {
+		pthread_spin_init(&cr_ring[c].lock, PTHREAD_PROCESS_PRIVATE);
+		snprintf(cr_fan_path[c], sizeof(cr_fan_path[c]),
+			 "/tmp/xpoll-stress-fan.%d.%d", (int)getpid(), c);
+	}
+	cr_a = cr_hi(xp_open());
+	atomic_store(&cr_bfd, cr_hi(xp_open()));
+	f = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY);
+	if (f >= 0) {
+		cr_fan_ok = 1;
+		close(f);
+		for (int c = 0; c < CR_CREATORS; c++) {
+			f = open(cr_fan_path[c], O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+			if (f < 0)
+				cr_fan_ok = 0;
+			else
+				close(f);
+		}
+	}
+	if (!cr_fan_ok)
+		printf("# close_race: no fanotify targets (fanotify_init: %s)\n",
+		       strerror(errno));
+}
+
+static void cr_final(void)
+{
+	int top = atomic_load(&cr_top), b = atomic_load(&cr_bfd), na = -1, nb = -1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), tol, files = -1;
+	char kinds[256];
+	int len = 0;
+
+	/*
+	 * An item of a file that is still open goes by DEL; what is left
+	 * then is an item of a closed file.  Pinned (fanotify) items go
+	 * within about 100 ms: allow 3 s.
+	 */
+	for (int fd = CR_BASE; fd <= top + 4; fd++) {
+		if (fcntl(fd, F_GETFD) < 0)
+			continue;
+		xp_ctl(cr_a, XPOLL_CTL_DEL, fd, 0, 0);
+		xp_ctl(b, XPOLL_CTL_DEL, fd, 0, 0);
+	}
+	for (int i = 0; i < 60; i++) {
+		na = fdinfo_items(cr_a);
+		nb = fdinfo_items(b);
+		if (!na && !nb)
+			break;
+		usleep(50000);
+	}
+	if (na || nb)
+		fail(S_CRACE, "%d and %d items of closed files left in the two instances after 3 s",
+		     na, nb);
+	close(cr_a);
+	close(b);
+	for (int c = 0; c < CR_CREATORS; c++)
+		unlink(cr_fan_path[c]);
+	/*
+	 * file-nr reads a per-CPU counter without summing it: each reading is
+	 * off by less than a batch (max(32, 2 * CPUs)) per CPU, either way.
+	 */
+	if (ncpu < 1)
+		ncpu = 1;
+	tol = 32 + 2 * ncpu * (ncpu > 16 ? 2 * ncpu : 32);
+	for (int i = 0; i < 60; i++) {
+		files = files_nr();
+		if (files >= 0 && files <= cr_files_start + tol)
+			break;
+		usleep(50000);
+	}
+	if (files < 0 || files > cr_files_start + tol)
+		fail(S_CRACE, "fs/file-nr %ld at the end, %ld at the start (allowed: +%ld)",
+		     files, cr_files_start, tol);
+	for (int k = 0; k < atomic_load(&cr_nslow) && k < 8; k++)
+		printf("# close_race: slow call: thread %d op %d on %d (a %d, b %d) target %d gave %d, %lld ms, begun %lld ms into the run\n",
+		       cr_slow[k].h, cr_slow[k].op, cr_slow[k].x, cr_a, b, cr_slow[k].fd,
+		       cr_slow[k].ret, cr_slow[k].us / 1000, cr_slow[k].at / 1000);
+	for (int k = 0; k < NKIND; k++)
+		len += snprintf(kinds + len, sizeof(kinds) - len, "%s%ld %s",
+				k ? ", " : "", atomic_load(&cr_kind_n[k]), cr_kind_name[k]);
+	printf("# close_race: targets %s; %ld passed over SCM_RIGHTS; %ld events of them checked; second instance re-created %ld times; %ld peers saw EOF, %ld of them not at once (at most %lld ms late); %ld closes not drained in 2 s; longest call %lld ms (op %d; 0: a wait); file-nr %ld -> %ld\n",
+	       kinds, atomic_load(&cr_scm_n), atomic_load(&cr_events),
+	       atomic_load(&cr_recreate), atomic_load(&cr_eof_n), atomic_load(&cr_eof_late),
+	       (long long)atomic_load(&cr_eof_max_us) / 1000,
+	       atomic_load(&cr_undrained), (long long)atomic_load(&cr_longest_us) / 1000,
+	       atomic_load(&cr_longest_op), cr_files_start, files);
+}
+
+/* ================= nest_race (own process) =========================== */
+
+/*
+ * A graph of up to NR_I instances over NR_E eventfds.  Two mutators change
+ * it under nr_lock, which also guards the model (nr_ie, nr_ee), so every
+ * instance ADD has one right answer; the flipper and two waiters run
+ * without it, against instances that may be closed under them.  A waiter
+ * counts itself in nr_busy[] for the slot it waits on (it holds the file):
+ * a close waits for those waits before it calls the instance closed.
+ * With 8 instances and chains of at most 4 links no file has more than 8
+ * paths of 4 links, so epoll's wakeup-path limits (EINVAL) never apply.
+ */
+#define NR_I 8		/* instance slots */
+#define NR_E 4		/* eventfds: 0 and 1 always readable, 2 and 3 flip */
+#define NR_RING 64
+#define NR_T_INST 0xD1ULL
+#define NR_T_EFD 0xD2ULL
+#define NR_MAXNEST 4	/* XPOLL_MAX_NESTS, epoll's EP_MAX_NESTS */
+
+static pthread_mutex_t nr_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int nr_fd[NR_I];
+static atomic_int nr_busy[NR_I];
+static uint64_t nr_gen[NR_I];
+static uint32_t nr_ie[NR_I][NR_I];	/* events of instance j's item in i */
+static uint32_t nr_ee[NR_I][NR_E];	/* events of eventfd k's item in i */
+static int nr_e[NR_E];
+static atomic_ullong nr_seq;
+static struct {
+	pthread_spinlock_t lock;
+	struct { uint64_t gen, seq; } r[NR_RING];
+} nr_ring[NR_I];
+static atomic_long nr_adds, nr_loops, nr_self, nr_closes, nr_live, nr_late;
+
+static int nr_reaches(int from, int to)
+{
+	if (from == to)
+		return 1;
+	for (int c = 0; c < NR_I; c++)
+		if (nr_ie[from][c] && nr_reaches(c, to))
+			return 1;
+	return 0;
+}
+
+static int nr_height(int i)
+{
+	int h = 0;
+
+	for (int c = 0; c < NR_I; c++)
+		if (nr_ie[i][c] && nr_height(c) + 1 > h)
+			h = nr_height(c) + 1;
+	return h;
+}
+
+static int nr_up(int i)
+{
+	int u = 0;
+
+	for (int p = 0; p < NR_I; p++)
+		if (nr_ie[p][i] && nr_up(p) + 1 > u)
+			u = nr_up(p) + 1;
+	return u;
+}
+
+/* a level-triggered path down to an always-readable eventfd */
+static int nr_ready(int i)
+{
+	for (int k = 0; k < 2; k++)
+		if (nr_ee[i][k] == EPOLLIN)
+			return 1;
+	for (int c = 0; c < NR_I; c++)
+		if (nr_ie[i][c] == EPOLLIN && nr_ready(c))
+			return 1;
+	return 0;
+}
+
+static void nr_check_events(struct epoll_event *ev, int n, uint64_t start)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ev[i].data.u64, cls = t >> 56, g = t & CR_GEN_MASK;
+		unsigned int j = (t >> 48) & 0xff;
+		int bad;
+
+		if (cls == NR_T_EFD && j < NR_E)
+			continue;
+		if (cls != NR_T_INST || j >= NR_I || !g) {
+			fail(S_NRACE, "event with unknown tag %#llx", (unsigned long long)t);
+			continue;
+		}
+		pthread_spin_lock(&nr_ring[j].lock);
+		bad = nr_ring[j].r[g % NR_RING].gen == g &&
+		      nr_ring[j].r[g % NR_RING].seq <= start;
+		pthread_spin_unlock(&nr_ring[j].lock);
+		if (bad)
+			fail(S_NRACE, "event for instance %u (generation %llu) reported by a wait begun after its last close returned",
+			     j, (unsigned long long)g);
+	}
+}
+
+static void nr_expect(const char *what, int r, int want, int also)
+{
+	if (r != want && !(also && r == also))
+		fail(S_NRACE, "%s gave %d, the model says %d", what, r, want);
+}
+
+static void nr_open_slot(int i, uint64_t *rs)
+{
+	int fd = xp_open(), r;
+
+	if (fd < 0) {
+		fail(S_NRACE, "open: %s", strerror(errno));
+		return;
+	}
+	nr_gen[i]++;
+	memset(nr_ie[i], 0, sizeof(nr_ie[i]));
+	memset(nr_ee[i], 0, sizeof(nr_ee[i]));
+	for (int c = 0; c < NR_I; c++)
+		nr_ie[c][i] = 0;
+	atomic_store(&nr_fd[i], fd);
+	/* a leaf watches one or two eventfds from the start */
+	for (int n = 1 + rnd(rs) % 2; n--;) {
+		int k = rnd(rs) % NR_E;
+		uint32_t m = rnd(rs) & 1 ? EPOLLIN : EPOLLIN | EPOLLET;
+
+		r = xp_ctl(fd, XPOLL_CTL_ADD, nr_e[k], m, NR_T_EFD << 56 | (uint64_t)k << 48);
+		nr_expect("ADD eventfd to a new instance", r, nr_ee[i][k] ? -EEXIST : 0, 0);
+		if (!r)
+			nr_ee[i][k] = m;
+	}
+}
+
+static void nr_close_slot(int i)
+{
+	int fd = atomic_exchange(&nr_fd[i], -1);
+	long long t0 = now_us();
+	uint64_t seq;
+
+	close(fd);
+	op();
+	while (atomic_load(&nr_busy[i])) {
+		if (now_us() - t0 > 5000000) {
+			fail(S_NRACE, "a wait on a closed instance did not return within 5 s");
+			break;
+		}
+		sched_yield();
+	}
+	seq = atomic_fetch_add(&nr_seq, 1) + 1;
+	pthread_spin_lock(&nr_ring[i].lock);
+	nr_ring[i].r[nr_gen[i] % NR_RING].gen = nr_gen[i];
+	nr_ring[i].r[nr_gen[i] % NR_RING].seq = seq;
+	pthread_spin_unlock(&nr_ring[i].lock);
+	memset(nr_ie[i], 0, sizeof(nr_ie[i]));
+	memset(nr_ee[i], 0, sizeof(nr_ee[i]));
+	for (int c = 0; c < NR_I; c++)
+		nr_ie[c][i] = 0;
+	atomic_fetch_add(&nr_closes, 1);
+}
+
+static void nr_add_inst(int i, int j, uint64_t *rs)
+{
+	uint32_t m = rnd(rs) & 1 ? EPOLLIN : EPOLLIN | EPOLLET;
+	int r, want, cycle, lenient = 0;
+
+	if (rnd(rs) % 10 == 0)
+		m |= EPOLLEXCLUSIVE;	/* never on an instance: EINVAL */
+	cycle = i != j && nr_reaches(j, i);
+	if (i == j || (m & EPOLLEXCLUSIVE))
+		want = -EINVAL;
+	else if (cycle || nr_height(j) + 1 + nr_up(i) > NR_MAXNEST)
+		want = -ELOOP;
+	else if (nr_ie[i][j])
+		want = -EEXIST;
+	else
+		want = 0;
+	r = xp_ctl(atomic_load(&nr_fd[i]), XPOLL_CTL_ADD, atomic_load(&nr_fd[j]), m,
+		   NR_T_INST << 56 | (uint64_t)j << 48 | nr_gen[j]);
+	/*
+	 * epoll 6.1 checks depth only below the new child, and limits wakeup
+	 * paths (EINVAL): the reference run holds it to cycles and self adds.
+	 */
+	if (use_epoll && want != -EINVAL && !cycle && want != -EEXIST)
+		lenient = 1;
+	if (!lenient)
+		nr_expect("ADD of an instance", r, want, 0);
+	else if (r && r != -ELOOP && r != -EINVAL)
+		fail(S_NRACE, "ADD of an instance gave %d", r);
+	if (r == -ELOOP)
+		atomic_fetch_add(&nr_loops, 1);
+	if (r == -EINVAL && i == j)
+		atomic_fetch_add(&nr_self, 1);
+	if (!r && (cycle || i == j)) {
+		/* keep the model a DAG, whatever the kernel did */
+		xp_ctl(atomic_load(&nr_fd[i]), XPOLL_CTL_DEL, atomic_load(&nr_fd[j]), 0, 0);
+	} else if (!r) {
+		nr_ie[i][j] = m;
+		atomic_fetch_add(&nr_adds, 1);
+	}
+}
+
+static void nr_liveness(int i)
+{
+	struct epoll_event ev[16];
+	uint64_t start = atomic_load(&nr_seq);
+	int fd = atomic_load(&nr_fd[i]), n;
+
+	if (!nr_ready(i))
+		return;
+	atomic_fetch_add(&nr_live, 1);
+	n = xp_wait(fd, ev, 16, 0);
+	if (n == 0) {
+		/* a wakeup that crossed to another CPU's irq_work: give it time */
+		n = xp_wait(fd, ev, 16, 200000000);
+		if (n > 0)
+			atomic_fetch_add(&nr_late, 1);
+		else
+			fail(S_NRACE, "instance %d, with a level-triggered path to a readable eventfd, reported nothing in 200 ms (wait gave %d)",
+			     i, n);
+	} else if (n < 0) {
+		fail(S_NRACE, "wait gave %d", n);
+	}
+	if (n > 0)
+		nr_check_events(ev, n, start);
+}
+
+static void nr_mutate(uint64_t *rs)
+{
+	int i = rnd(rs) % NR_I, j = rnd(rs) % NR_I, k = rnd(rs) % NR_E, a, r;
+	int fi, fj;
+	uint32_t m;
+
+	pthread_mutex_lock(&nr_lock);
+	fi = atomic_load(&nr_fd[i]);
+	fj = atomic_load(&nr_fd[j]);
+	a = rnd(rs) % 16;
+	if (fi < 0 || (a < 7 && fj < 0)) {
+		/* rebuild a torn-down instance */
+		nr_open_slot(fi < 0 ? i : j, rs);
+		goto out;
+	}
+	switch (a) {
+	case 0: case 1: case 2: case 3: case 4:
+		nr_add_inst(i, j, rs);
+		break;
+	case 5: case 6:
+		r = xp_ctl(fi, XPOLL_CTL_DEL, fj, 0, 0);
+		nr_expect("DEL of an instance", r, i == j ? -EINVAL : nr_ie[i][j] ? 0 : -ENOENT, 0);
+		if (!r)
+			nr_ie[i][j] = 0;
+		break;
+	case 7: case 8:
+		m = rnd(rs) & 1 ? EPOLLIN : EPOLLIN | EPOLLET;
+		r = xp_ctl(fi, XPOLL_CTL_ADD, nr_e[k], m, NR_T_EFD << 56 | (uint64_t)k << 48);
+		nr_expect("ADD of an eventfd", r, nr_ee[i][k] ? -EEXIST : 0, 0);
+		if (!r)
+			nr_ee[i][k] = m;
+		break;
+	case 9:
+		r = xp_ctl(fi, XPOLL_CTL_DEL, nr_e[k], 0, 0);
+		nr_expect("DEL of an eventfd", r, nr_ee[i][k] ? 0 : -ENOENT, 0);
+		if (!r)
+			nr_ee[i][k] = 0;
+		break;
+	case 10:
+		if (fj < 0 || i == j)
+			break;
+		m = rnd(rs) & 1 ? EPOLLIN : EPOLLIN | EPOLLET;
+		r = xp_ctl(fi, XPOLL_CTL_MOD, fj, m,
+			   NR_T_INST << 56 | (uint64_t)j << 48 | nr_gen[j]);
+		nr_expect("MOD of an instance", r, nr_ie[i][j] ? 0 : -ENOENT, 0);
+		if (!r)
+			nr_ie[i][j] = m;
+		break;
+	case 11: case 12:
+		/* tear down, in the middle of the graph as often as not */
+		nr_close_slot(i);
+		if (rnd(rs) & 1)
+			nr_open_slot(i, rs);
+		break;
+	default:
+		nr_liveness(i);
+	}
+out:
+	pthread_mutex_unlock(&nr_lock);
+	atomic_fetch_add(&sh->sc[S_NRACE].iters, 1);
+}
+
+static void *nr_mutator(void *arg)
+{
+	uint64_t rs = seed_of(1000 + (int)(intptr_t)arg);
+
+	while (!stopped()) {
+		nr_mutate(&rs);
+		if (rnd(&rs) % 8 == 0)
+			usleep(100);
+	}
+	return NULL;
+}
+
+static void *nr_waiter(void *arg)
+{
+	static const long long tmos[] = { 0, 1000000, 5000000, 20000000 };
+	uint64_t rs = seed_of(1010 + (int)(intptr_t)arg);
+	struct epoll_event ev[16];
+
+	while (!stopped()) {
+		int i = rnd(&rs) % NR_I, fd, n;
+		uint64_t start;
+
+		atomic_fetch_add(&nr_busy[i], 1);
+		fd = atomic_load(&nr_fd[i]);
+		if (fd >= 0) {
+			start = atomic_load(&nr_seq);
+			n = xp_wait(fd, ev, 16, tmos[rnd(&rs) % 4]);
+			/* closed under us: EBADF, and the slot says so */
+			if (n < 0 && !(n == -EBADF && atomic_load(&nr_fd[i]) != fd))
+				fail(S_NRACE, "wait on instance %d gave %d", i, n);
+			if (n > 0)
+				nr_check_events(ev, n, start);
+		}
+		atomic_fetch_sub(&nr_busy[i], 1);
+	}
+	return NULL;
+}
+
+static void *nr_flipper(void *arg)
+{
+	uint64_t rs = seed_of(1020);
+
+	(void)arg;
+	while (!stopped()) {
+		int k = rnd(&rs) % NR_E;
+
+		/* 0 and 1 are only ever written: they stay readable */
+		if (k < 2 || rnd(&rs) & 1)
+			efd_write(nr_e[k]);
+		else
+			efd_read(nr_e[k]);
+		if (rnd(&rs) % 8 == 0)
+			usleep(100);
+	}
+	return NULL;
+}
+
+static void nest_race_proc(void)
+{
+	uint64_t rs = seed_of(1030);
+	pthread_t th[5];
+	int i;
+
+	for (i = 0; i < NR_E; i++)
+		nr_e[i] = new_efd(i < 2);
+	for (i = 0; i < NR_I; i++) {
+		pthread_spin_init(&nr_ring[i].lock, PTHREAD_PROCESS_PRIVATE);
+		atomic_store(&nr_fd[i], -1);
+		nr_open_slot(i, &rs);
+	}
+	pthread_create(&th[0], NULL, nr_mutator, (void *)0);
+	pthread_create(&th[1], NULL, nr_mutator, (void *)1);
+	pthread_create(&th[2], NULL, nr_waiter, (void *)0);
+	pthread_create(&th[3], NULL, nr_waiter, (void *)1);
+	pthread_create(&th[4], NULL, nr_flipper, NULL);
+	for (i = 0; i < 5; i++)
+		pthread_join(th[i], NULL);
+	printf("# nest_race: %ld instance ADDs, %ld ELOOP, %ld self-add EINVAL, %ld instances closed in the graph, %ld liveness checks (%ld needed the 200 ms wait)\n",
+	       atomic_load(&nr_adds), atomic_load(&nr_loops), atomic_load(&nr_self),
+	       atomic_load(&nr_closes), atomic_load(&nr_live), atomic_load(&nr_late));
+	for (i = 0; i < NR_I; i++)
+		if (atomic_load(&nr_fd[i]) >= 0)
+			close(atomic_load(&nr_fd[i]));
+}
+
 /* ================= main ============================================== */
+
+/*
+ * Threads and scenario processes wait for sh->go, set once all exist: a
+ * thread that ran at once would starve the one still creating the others
+ * (seconds under TCG and KASAN), and the clock starts with the run.
+ */
+static void wait_go(void)
+{
+	while (!atomic_load(&sh->go))
+		usleep(2000);
+}
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *started(void *p)
+{
+	struct start st = *(struct start *)p;
+
+	free(p);
+	wait_go();
+	return st.fn(st.arg);
+}
+
+static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	struct start *st = malloc(sizeof(*st));
+
+	if (!st) {
+		perror("malloc");
+		exit(2);
+	}
+	st->fn = fn;
+	st->arg = arg;
+	if (pthread_create(t, NULL, started, st)) {
+		perror("pthread_create");
+		exit(2);
+	}
+}
 
 static pid_t spawn(void (*fn)(void))
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		wait_go();
 		fn();
 		_exit(0);
 	}
@@ -1040,9 +2138,11 @@ int main(int argc, char **argv)
 {
 	struct rlimit rl = { 65536, 65536 };
 	struct timespec t0, t1;
-	pthread_t th[32];
+	static const int kid_scen[] = { S_INST, S_NEST, S_NRACE };
+	pthread_rwlockattr_t rwa;
+	pthread_t th[40];
 	int nth = 0, i, x, failed = 0;
-	pid_t kids[2];
+	pid_t kids[3];
 	double secs, elapsed;
 
 	secs = 20;
@@ -1074,10 +2174,13 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 2;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* the two process scenarios first, before this process has threads */
+	/* the process scenarios first, before this process has threads */
 	kids[0] = spawn(close_inst_proc);
 	kids[1] = spawn(nested_proc);
+	kids[2] = spawn(nest_race_proc);
+	pthread_rwlockattr_init(&rwa);
+	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fork_rw, &rwa);
 
 	inst_a = xp_open();
 	inst_b = xp_open();
@@ -1121,8 +2224,13 @@ int main(int argc, char **argv)
 		ch_fd[6 + i] = p[0];
 		ch_fd[9 + i] = p[1];
 	}
+	cr_setup();
+	if (cr_a < 0 || atomic_load(&cr_bfd) < 0)
+		return 2;
+	/* every long-lived file of this process is open by now */
+	cr_files_start = files_nr();
 
-#define START(fn, a) pthread_create(&th[nth++], NULL, fn, (void *)(intptr_t)(a))
+#define START(fn, a) start_thread(&th[nth++], fn, (void *)(intptr_t)(a))
 	START(ctl_thread, 0);
 	START(ctl_thread, 1);
 	START(ctl_thread, 2);
@@ -1143,22 +2251,45 @@ int main(int argc, char **argv)
 	START(close_dup_thread, 0);
 	START(close_dup_thread, 1);
 	START(fork_thread, 0);
+	for (i = 0; i < CR_CREATORS; i++)
+		START(cr_creator, i);
+	START(cr_ctl, 0);
+	START(cr_ctl, 1);
+	START(cr_waiter, 0);
+	START(cr_waiter, 1);
+	START(cr_recreator, 0);
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	atomic_store(&cr_go_us, now_us());
+	atomic_store(&sh->go, 1);
 	usleep((useconds_t)(secs * 1e6));
 	atomic_store(&sh->stop, 1);
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
-	for (i = 0; i < 2; i++) {
-		int st;
+	for (i = 0; i < 3; i++) {
+		int st = 0, w;
+		pid_t r = 0;
 
-		if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st))
-			fail(i ? S_NEST : S_INST, "scenario process ended with status %#x", st);
+		/* a scenario process that outlives the stop by 30 s is hung */
+		for (w = 0; w < 300 && !r; w++) {
+			r = waitpid(kids[i], &st, WNOHANG);
+			if (!r)
+				usleep(100000);
+		}
+		if (!r) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], &st, 0);
+			fail(kid_scen[i], "scenario process still running 30 s after the stop: killed");
+		} else if (r != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			fail(kid_scen[i], "scenario process ended with status %#x", st);
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	elapsed = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	chaos_final();
 	close_final();
+	cr_final();
 
 	printf("# ops: %ld seconds: %.1f ops_per_s: %.0f\n", atomic_load(&sh->ops),
 	       elapsed, atomic_load(&sh->ops) / elapsed);
