@@ -115,7 +115,6 @@
 /* Items by (file, item), xpoll_item.fnode; see the top comment. */
 static struct rb_root *xpoll_file_trees;
 static spinlock_t xpoll_file_locks[XPOLL_FILE_LOCKS];
-static atomic_long_t xpoll_nr_files;
 
 struct xpoll_sbmark {
 	struct fsnotify_mark mark;
@@ -286,8 +285,6 @@ int xpoll_target_attach(struct xpoll_item *it)
 	/* The in-order neighbours of a new leaf are on its search path. */
 	rb_link_node(&it->fnode, parent, p);
 	rb_insert_color(&it->fnode, root);
-	if (first)
-		atomic_long_inc(&xpoll_nr_files);
 	if (first && pin) {
 		get_file(file);
 		spin_lock(&xpoll_pins_lock);
@@ -339,11 +336,8 @@ struct file *xpoll_target_detach(struct xpoll_item *it)
 	last = !xpoll_same_file(rb_prev(&it->fnode), file) &&
 	       !xpoll_same_file(rb_next(&it->fnode), file);
 	rb_erase(&it->fnode, &xpoll_file_trees[t]);
-	if (last) {
-		atomic_long_dec(&xpoll_nr_files);
-		if (xpoll_file_pinned(file))
-			pin = xpoll_unpin(file);
-	}
+	if (last && xpoll_file_pinned(file))
+		pin = xpoll_unpin(file);
 	spin_unlock(xpoll_tree_lock(t));
 
 	if (!xpoll_file_pinned(file)) {
@@ -533,10 +527,27 @@ void xpoll_reap_now(void)
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_reap_now);
 
-/* Distinct files watched by all instances. */
+/* Distinct files watched by all instances (KUnit, module exit). */
 long xpoll_nr_targets(void)
 {
-	return atomic_long_read(&xpoll_nr_files);
+	struct rb_node *rbp;
+	struct file *prev;
+	long n = 0;
+	unsigned int t;
+
+	/* Counted, not kept: a global counter would cost every ADD. */
+	for (t = 0; t < XPOLL_FILE_TREES; t++) {
+		spin_lock(xpoll_tree_lock(t));
+		prev = NULL;
+		for (rbp = rb_first(&xpoll_file_trees[t]); rbp;
+		     rbp = rb_next(rbp)) {
+			if (rb_entry(rbp, struct xpoll_item, fnode)->file != prev)
+				n++;
+			prev = rb_entry(rbp, struct xpoll_item, fnode)->file;
+		}
+		spin_unlock(xpoll_tree_lock(t));
+	}
+	return n;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_nr_targets);
 
