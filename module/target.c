@@ -14,8 +14,11 @@
  *   pipefs, anon_inodefs, a disk filesystem ...) on which it watches any
  *   file, for FS_CLOSE_WRITE | FS_CLOSE_NOWRITE only.  The mark is
  *   counted by the items on files of that superblock: the first item
- *   adds it, the last removes it, so a watch costs no memory of its own
- *   here and a superblock with nothing watched pays nothing at close.
+ *   adds it, the last leaves it idle, and a collector destroys it after
+ *   XPOLL_SBMARK_IDLE_MS if it is still idle (so that a program that
+ *   watches one socket at a time does not add and destroy a mark for each
+ *   one).  A watch costs no memory of its own here, and a superblock with
+ *   nothing watched stops paying at close a second later.
  *   (A mark per inode was the other choice: a mark and a connector per
  *   watched socket, 100 bytes and more, would make a watch dearer than
  *   epoll's, and every first watch of an inode would take the group's
@@ -76,20 +79,26 @@
  *   tree exactly while it is in its instance's tree, both changed under
  *   ep->mtx.
  * - xpoll_sbmark_mutex (global) guards the hash of superblock marks
- *   against changes and serialises adding and destroying a mark; lookups
- *   run under RCU, and a mark counted above zero is in the hash.  Taken
- *   under ep->mtx (and the topology lock), never around an instance's
- *   mutex; fsnotify's group mark_mutex is taken inside it.  Held only
- *   when a superblock gains its first or loses its last watched item:
- *   one fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
+ *   against changes and every count's 0 -> 1 and 1 -> 0; lookups run
+ *   under RCU, and a mark counted above zero is in the hash.  Taken under
+ *   ep->mtx, by the collector, and by the unmount of a superblock whose
+ *   mark is idle (xpoll_freeing_mark()), never around an instance's mutex;
+ *   fsnotify's group mark_mutex is taken inside it.  Held for one
+ *   fsnotify_add_mark() when a superblock gains its first watched item,
+ *   O(1) when it loses its last, and by the collector for O(marks): one
+ *   per filesystem with a watched file in the last second.
  * - xpoll_pins_lock (global spinlock): xpoll_pins and xpoll_nr_pins.
  *   Held for O(pins) by the reaper's pass (pins: watched pty masters and
  *   fanotify event descriptors, each held by its user, so at most
  *   RLIMIT_NOFILE per process), O(1) otherwise.
- * - A mark is freed by fsnotify (->free_mark) after an SRCU grace period
- *   of its own, then after an RCU one for our lookups (kfree_rcu()).
- *   Module exit waits for that with fsnotify_wait_marks_destroyed(); no
- *   close handler runs then, as none can run without a mark.
+ * - A mark holds two references: fsnotify's while it is attached, and the
+ *   hash's, dropped by whoever takes it out of the hash (the collector,
+ *   or xpoll_freeing_mark() on unmount; m->dying says it is out).  It is
+ *   freed by fsnotify (->free_mark) after an SRCU grace period of its
+ *   own, then after an RCU one for our lookups (kfree_rcu()).  Module
+ *   exit destroys the idle marks (all of them by then) and waits for that
+ *   with fsnotify_wait_marks_destroyed(); no close handler runs then, as
+ *   none can run without a mark.
  */
 #include <linux/file.h>
 #include <linux/fsnotify_backend.h>
@@ -109,6 +118,7 @@
 #define XPOLL_FILE_LOCKS	(XPOLL_FILE_TREES / BITS_PER_LONG)
 #define XPOLL_CLOSE_EVENTS	(FS_CLOSE_WRITE | FS_CLOSE_NOWRITE)
 #define XPOLL_PIN_MS		10
+#define XPOLL_SBMARK_IDLE_MS	1000
 #define XPOLL_PIN_FILES		16
 #define XPOLL_PIN_ITEMS		256
 
@@ -119,7 +129,8 @@ static spinlock_t xpoll_file_locks[XPOLL_FILE_LOCKS];
 struct xpoll_sbmark {
 	struct fsnotify_mark mark;
 	struct super_block *sb;
-	refcount_t items;		/* items on files of sb */
+	refcount_t items;		/* items on files of sb; 0: idle */
+	bool dying;			/* out of the hash, being destroyed */
 	struct hlist_node node;		/* in xpoll_sbmarks */
 	struct rcu_head rcu;
 };
@@ -127,6 +138,8 @@ struct xpoll_sbmark {
 static struct fsnotify_group *xpoll_fsn_group;
 static DEFINE_HASHTABLE(xpoll_sbmarks, 6);
 static DEFINE_MUTEX(xpoll_sbmark_mutex);
+static void xpoll_sbmark_gc_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(xpoll_sbmark_gc, xpoll_sbmark_gc_fn);
 
 /* A pinned file (see the top comment) and the reference xpoll holds. */
 struct xpoll_pin {
@@ -168,7 +181,7 @@ static struct xpoll_sbmark *xpoll_sbmark_find(struct super_block *sb)
 	return NULL;
 }
 
-/* Counts one more item on @sb, adding our mark there if it is the first. */
+/* Counts one more item on @sb, adding our mark there if it has none. */
 static int xpoll_sbmark_get(struct super_block *sb)
 {
 	struct xpoll_sbmark *m;
@@ -185,8 +198,9 @@ static int xpoll_sbmark_get(struct super_block *sb)
 	mutex_lock(&xpoll_sbmark_mutex);
 	m = xpoll_sbmark_find(sb);
 	if (m) {
-		/* In the hash under the mutex: counted above zero. */
-		refcount_inc(&m->items);
+		/* Idle or not: 0 -> 1 only happens here, under the mutex. */
+		if (!refcount_inc_not_zero(&m->items))
+			refcount_set(&m->items, 1);
 		goto out;
 	}
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
@@ -211,7 +225,12 @@ out:
 	return err;
 }
 
-/* Counts one item less on @sb; the last one takes our mark away. */
+/*
+ * Counts one item less on @sb.  The last one leaves the mark idle; the
+ * collector takes it away XPOLL_SBMARK_IDLE_MS later if it is still idle,
+ * so that a program that watches one socket at a time does not add and
+ * destroy a mark (and queue fsnotify's SRCU work) for each.
+ */
 static void xpoll_sbmark_put(struct super_block *sb)
 {
 	struct xpoll_sbmark *m;
@@ -223,11 +242,59 @@ static void xpoll_sbmark_put(struct super_block *sb)
 	if (WARN_ON_ONCE(!m) ||
 	    !refcount_dec_and_mutex_lock(&m->items, &xpoll_sbmark_mutex))
 		return;
-	hash_del_rcu(&m->node);
-	/* Under the mutex, so that a new mark for @sb cannot meet this one. */
-	fsnotify_destroy_mark(&m->mark, xpoll_fsn_group);
+	queue_delayed_work(system_unbound_wq, &xpoll_sbmark_gc,
+			   msecs_to_jiffies(XPOLL_SBMARK_IDLE_MS));
 	mutex_unlock(&xpoll_sbmark_mutex);
-	fsnotify_put_mark(&m->mark);
+}
+
+/* Takes @m out of the hash; under xpoll_sbmark_mutex, @m idle. */
+static void xpoll_sbmark_unhash(struct xpoll_sbmark *m)
+{
+	lockdep_assert_held(&xpoll_sbmark_mutex);
+	m->dying = true;
+	hash_del_rcu(&m->node);
+}
+
+/* Destroys every idle mark (every mark, once no instance is left). */
+static void xpoll_sbmark_gc_fn(struct work_struct *work)
+{
+	struct xpoll_sbmark *m;
+	struct hlist_node *tmp;
+	int bkt;
+
+	mutex_lock(&xpoll_sbmark_mutex);
+	hash_for_each_safe(xpoll_sbmarks, bkt, tmp, m, node) {
+		if (refcount_read(&m->items))
+			continue;
+		xpoll_sbmark_unhash(m);
+		/* Under the mutex: a new mark for m->sb cannot meet this one. */
+		fsnotify_destroy_mark(&m->mark, xpoll_fsn_group);
+		fsnotify_put_mark(&m->mark);
+	}
+	mutex_unlock(&xpoll_sbmark_mutex);
+}
+
+/*
+ * fsnotify detaches a mark: ours (the collector, which unhashed it
+ * first), or the unmount of an idle mark's superblock (a superblock with
+ * watched items cannot go: their open files pin it).  In the second case
+ * the hash must forget it before fsnotify frees it.
+ */
+static void xpoll_freeing_mark(struct fsnotify_mark *mark,
+			       struct fsnotify_group *group)
+{
+	struct xpoll_sbmark *m = container_of(mark, struct xpoll_sbmark, mark);
+
+	if (READ_ONCE(m->dying))
+		return;
+	mutex_lock(&xpoll_sbmark_mutex);
+	if (!m->dying) {
+		WARN_ON_ONCE(refcount_read(&m->items));
+		xpoll_sbmark_unhash(m);
+		/* The reference the hash held: fsnotify's is still there. */
+		fsnotify_put_mark(&m->mark);
+	}
+	mutex_unlock(&xpoll_sbmark_mutex);
 }
 
 static void xpoll_free_mark(struct fsnotify_mark *mark)
@@ -470,6 +537,7 @@ static int xpoll_fsn_handle_event(struct fsnotify_group *group, u32 mask,
 
 static const struct fsnotify_ops xpoll_fsn_ops = {
 	.handle_event	= xpoll_fsn_handle_event,
+	.freeing_mark	= xpoll_freeing_mark,
 	.free_mark	= xpoll_free_mark,
 };
 
@@ -575,7 +643,9 @@ void xpoll_target_exit(void)
 {
 	cancel_delayed_work_sync(&xpoll_reaper);
 	WARN_ON_ONCE(xpoll_nr_targets());
-	/* Our marks are freed by fsnotify's worker, which calls us. */
+	/* Every mark is idle now: destroy them, then wait for their frees. */
+	cancel_delayed_work_sync(&xpoll_sbmark_gc);
+	xpoll_sbmark_gc_fn(NULL);
 	fsnotify_wait_marks_destroyed();
 	fsnotify_put_group(xpoll_fsn_group);
 	kvfree(xpoll_file_trees);
