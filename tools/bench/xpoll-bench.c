@@ -645,21 +645,30 @@ static long sunreclaim_kb(void)
 	return kb;
 }
 
-static void bench_memory(int be, int rep, long n)
+/* Unreclaimable slab that watching fds[0..n) costs, per watch. */
+static void memory_sample(int be, int rep, const int *fds, long n,
+			  const char *params)
 {
-	char p[64];
 	long before, after;
 	int x = b_open(be);
 
 	usleep(200000);
 	before = sunreclaim_kb();
 	for (long i = 0; i < n; i++)
-		if (b_ctl(be, x, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+		if (b_ctl(be, x, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
 			die("memory ADD");
 	after = sunreclaim_kb();
 	close(x);
+	sample("memory", params, "bytes/watch", be, rep,
+	       (after - before) * 1024.0 / n);
+}
+
+static void bench_memory(int be, int rep, long n)
+{
+	char p[64];
+
 	snprintf(p, sizeof(p), "N=%ld", n);
-	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
+	memory_sample(be, rep, efd, n, p);
 }
 
 /*
@@ -671,8 +680,7 @@ static void bench_memory_sock(int be, int rep, long n)
 {
 	static int *sock;
 	char p[64];
-	long before, after;
-	int x = b_open(be), sv[2];
+	int sv[2];
 
 	if (!sock) {
 		struct rlimit rl;
@@ -694,15 +702,8 @@ static void bench_memory_sock(int be, int rep, long n)
 		if (!sock)
 			die("memory sockets");
 	}
-	usleep(200000);
-	before = sunreclaim_kb();
-	for (long i = 0; i < n; i++)
-		if (b_ctl(be, x, EPOLL_CTL_ADD, sock[i], EPOLLIN, i))
-			die("memory ADD socket");
-	after = sunreclaim_kb();
-	close(x);
 	snprintf(p, sizeof(p), "N=%ld sockets", n);
-	sample("memory", p, "bytes/watch", be, rep, (after - before) * 1024.0 / n);
+	memory_sample(be, rep, sock, n, p);
 }
 
 /* ---- 7. connection churn ------------------------------------------------------------------ */
