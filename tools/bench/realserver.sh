@@ -169,6 +169,26 @@ backend_of() {
 	fi
 }
 
+# await_up CHECK: up to 30 s for CHECK to succeed while the server ($rpid)
+# lives (TCG guests start slowly); the status of the last check.
+await_up() {
+	local end=$(($(date +%s) + 30))
+
+	while [ "$(date +%s)" -lt $end ] && kill -0 "$rpid" 2>/dev/null; do
+		"$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+redis_pong() {
+	[ "$(timeout 5 redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ]
+}
+
+nginx_200() {
+	timeout 10 ab -s 5 -n 1 "$URL" >"$W/bench" 2>&1 && ab_ok "$W/bench" 1
+}
+
 # run_redis BACKEND REP: one fresh server, one redis-benchmark, two CSV rows.
 run_redis() {
 	be=$1 rep=$2
@@ -180,17 +200,7 @@ run_redis() {
 		redis-server "$W/redis.conf" >"$W/stdout" 2>&1 &
 	fi
 	rpid=$!
-	# Up to 30 s for the first PONG (TCG guests start slowly).
-	end=$(($(date +%s) + 30))
-	up=0
-	while [ "$(date +%s)" -lt $end ] && kill -0 "$rpid" 2>/dev/null; do
-		if [ "$(timeout 5 redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ]; then
-			up=1
-			break
-		fi
-		sleep 0.2
-	done
-	[ $up = 1 ] || fail "$be rep $rep: redis-server did not start or answer PING"
+	await_up redis_pong || fail "$be rep $rep: redis-server did not start or answer PING"
 	# A PONG from someone else's server on the port is no start of ours.
 	kill -0 "$rpid" 2>/dev/null || fail "$be rep $rep: redis-server exited at start"
 	got=$(backend_of "$rpid")
@@ -248,17 +258,7 @@ run_nginx() {
 			>"$W/stdout" 2>&1 &
 	fi
 	rpid=$!
-	# Up to 30 s for a first 200.
-	end=$(($(date +%s) + 30))
-	up=0
-	while [ "$(date +%s)" -lt $end ] && kill -0 "$rpid" 2>/dev/null; do
-		if timeout 10 ab -s 5 -n 1 "$URL" >"$W/bench" 2>&1 && ab_ok "$W/bench" 1; then
-			up=1
-			break
-		fi
-		sleep 0.2
-	done
-	[ $up = 1 ] || fail "$be rep $rep: nginx did not start or answer a GET with a 200"
+	await_up nginx_200 || fail "$be rep $rep: nginx did not start or answer a GET with a 200"
 	kill -0 "$rpid" 2>/dev/null || fail "$be rep $rep: nginx exited at start"
 	got=$(backend_of "$rpid")
 	[ "$got" = "$be" ] || fail "$be rep $rep: nginx uses $got, expected $be"
