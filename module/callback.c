@@ -6,10 +6,10 @@
  * (hard irq included), so it only takes ep->lock (irqsave) and never
  * sleeps.  It filters by the item's interest mask, queues the item once
  * (ready list, or ovflist while a transfer runs), wakes one blocked waiter
- * and then the pollers of the instance.  With EPOLLEXCLUSIVE its return
- * value tells the waker whether this entry counts as the one exclusive
- * wakeup, exactly as epoll's.  Locking, POLLFREE and the nesting rules are
- * described at the top of xpoll.h.
+ * and queues the wakeup of the instance's pollers (ep->pw_work).  With
+ * EPOLLEXCLUSIVE its return value tells the waker whether this entry
+ * counts as the one exclusive wakeup, exactly as epoll's.  Locking,
+ * POLLFREE, nesting and wakeups are described at the top of xpoll.h.
  */
 #include <linux/irq_work.h>
 #include <linux/percpu.h>
