@@ -197,7 +197,7 @@ void xpoll_unregister_item(struct xpoll_item *it)
 /*
  * Wakes the pollers of @ep (other instances watching it, poll(), select(),
  * epoll).  @it is the item whose callback asks for it, or NULL from process
- * context with no xpoll lock held; @key is EPOLL_URING_WAKE if the wakeup
+ * context with at most ep->mtx held; @key is EPOLL_URING_WAKE if the wakeup
  * carried it, else 0.
  *
  * From a callback the wakeup is always deferred to ep->pw_work, so that

@@ -281,10 +281,24 @@ static bool xpoll_loop_check(struct xpoll_instance *ep,
 	return down > XPOLL_MAX_NESTS || down + 1 + up > XPOLL_MAX_NESTS;
 }
 
+/* True if @up has more paths of some length than a file may have. */
+static bool xpoll_paths_over(const u32 *up)
+{
+	int k;
+
+	for (k = 1; k <= XPOLL_MAX_NESTS; k++)
+		if (up[k] > xpoll_path_limits[k])
+			return true;
+	return false;
+}
+
 /*
  * The wakeup paths from @ep up to an instance nobody watches, by length
  * (ep->up[k]: paths of k edges), saturated at XPOLL_PATHS_MAX; memoized
- * for the current check.  Under xpoll_topo_lock and rcu_read_lock().
+ * for the current check.  It stops counting once one length is over its
+ * limit (any file @ep watches has too many then), so that it visits at
+ * most about 660 parents of an instance, however many there are: it runs
+ * under a file tree's spinlock.  Under xpoll_topo_lock and rcu_read_lock().
  */
 static const u32 *xpoll_up_paths(struct xpoll_instance *ep, int depth)
 {
@@ -309,6 +323,8 @@ static const u32 *xpoll_up_paths(struct xpoll_instance *ep, int depth)
 					      XPOLL_PATHS_MAX);
 		if (pu[XPOLL_MAX_NESTS])
 			ep->up[XPOLL_MAX_NESTS] = XPOLL_PATHS_MAX;
+		if (xpoll_paths_over(ep->up))
+			break;
 	}
 	ep->up_gen = xpoll_path_gen;
 	return ep->up;
@@ -319,16 +335,14 @@ static bool xpoll_count_paths(void *arg, struct xpoll_instance *ep)
 {
 	u32 *count = arg;
 	const u32 *up;
-	bool ok = true;
+	bool ok;
 	int k;
 
 	rcu_read_lock();
 	up = xpoll_up_paths(ep, 0);
-	for (k = 1; k <= XPOLL_MAX_NESTS; k++) {
+	for (k = 1; k <= XPOLL_MAX_NESTS; k++)
 		count[k] = min_t(u32, count[k] + up[k], XPOLL_PATHS_MAX);
-		if (count[k] > xpoll_path_limits[k])
-			ok = false;
-	}
+	ok = !xpoll_paths_over(count);
 	rcu_read_unlock();
 	return ok;
 }

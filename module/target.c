@@ -100,6 +100,7 @@
  *   with fsnotify_wait_marks_destroyed(); no close handler runs then, as
  *   none can run without a mark.
  */
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/hash.h>
@@ -570,7 +571,7 @@ static void xpoll_reaper_fn(struct work_struct *work)
 	for (i = 0; i < n; i++) {
 		if (budget > 0)
 			xpoll_release_items(dead[i], false, &budget);
-		/* From a worker, the last fput() releases the file at once. */
+		/* From a worker, the last fput() goes to the delayed fput. */
 		fput(dead[i]);
 	}
 
@@ -646,7 +647,16 @@ void xpoll_target_exit(void)
 	/* Every mark is idle now: destroy them, then wait for their frees. */
 	cancel_delayed_work_sync(&xpoll_sbmark_gc);
 	xpoll_sbmark_gc_fn(NULL);
+	/*
+	 * Each mark holds a group reference until fsnotify has called our
+	 * ->free_mark; an unmount that took a mark off before us may still
+	 * hold it for a moment.  Ours is the last one left once all are gone.
+	 */
 	fsnotify_wait_marks_destroyed();
+	while (refcount_read(&xpoll_fsn_group->refcnt) > 1) {
+		msleep(20);
+		fsnotify_wait_marks_destroyed();
+	}
 	fsnotify_put_group(xpoll_fsn_group);
 	kvfree(xpoll_file_trees);
 }

@@ -61,8 +61,8 @@
  *    active then (callbacks do not touch rdllist) and every scan holds
  *    ep->mtx (no other scan runs).
  * 6. ep->poll_wait.lock: the pollers of the instance itself.  Taken by
- *    the poller wakeup (ep->pw_work, or a process-context wakeup with no
- *    xpoll lock held; never inside another instance's poll_wait.lock:
+ *    the poller wakeup (ep->pw_work, or a process-context wakeup under
+ *    at most ep->mtx; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
