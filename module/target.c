@@ -28,9 +28,13 @@
  * - The close handler (xpoll_release_items(file, true)) removes every item
  *   of the closing file from every instance, each under its instance's
  *   mutex, as eventpoll_release_file() does: the task that drops a
- *   file's last reference waits for the instances that watch it, and
- *   only for those.  When it returns, no item refers to the file, and
- *   __fput() goes on to ->release.
+ *   file's last reference waits for the instances that watch it.  When it
+ *   returns, no item refers to the file, and __fput() goes on to
+ *   ->release.  Known problem: fsnotify() runs handlers inside its SRCU
+ *   read section (fsnotify_mark_srcu), so while this one waits for a
+ *   mutex, or removes very many items, fsnotify can free no mark, and
+ *   anyone's close of an inotify or fanotify group waits for that
+ *   (fsnotify_destroy_group()).  The handler must learn not to wait.
  * - So items hold no reference on their file: item->file is valid while
  *   the item exists, because the file cannot be freed before its close
  *   event, and the close event removes the item.  A dup()ed or inherited
