@@ -70,10 +70,12 @@
  * - A tree's lock (spinlock; one serves BITS_PER_LONG neighbouring trees,
  *   1024 locks on 64-bit, so that lockdep kernels do not carry 64k lock
  *   maps) protects its tree, and so the "first item of a file" and "last
- *   item of a file" decisions.  Taken under ep->mtx (and the topology
- *   lock, for an ADD of an instance), and by the close handler and the
+ *   item of a file" decisions of pinned files.  Taken under ep->mtx (and
+ *   the topology lock, in a full ADD), and by the close handler and the
  *   reaper with no other lock; xpoll_pins_lock is the only lock taken
- *   inside it.  Held for one tree descent, O(log items).
+ *   inside it (and rcu_read_lock(), by the path check).  Held for one
+ *   tree descent, O(log items), or by the path check for one batch of
+ *   XPOLL_WATCHER_BATCH watchers, each bounded (ctl.c, xpoll_up_paths()).
  * - The close handler and the reaper read an item's ep, file and fd under
  *   the tree's lock alone (they are set before the item enters its tree
  *   and never change), and take a reference on the instance there, while
@@ -401,18 +403,20 @@ struct file *xpoll_target_detach(struct xpoll_item *it)
 {
 	struct file *file = it->file;
 	unsigned int t = xpoll_tree_of(file);
+	bool pinned = xpoll_file_pinned(file), last = false;
 	struct xpoll_pin *pin = NULL;
-	bool last;
 
 	spin_lock(xpoll_tree_lock(t));
-	last = !xpoll_same_file(rb_prev(&it->fnode), file) &&
-	       !xpoll_same_file(rb_next(&it->fnode), file);
+	/* Only a pinned file's last item has more to do (its reference). */
+	if (pinned)
+		last = !xpoll_same_file(rb_prev(&it->fnode), file) &&
+		       !xpoll_same_file(rb_next(&it->fnode), file);
 	rb_erase(&it->fnode, &xpoll_file_trees[t]);
-	if (last && xpoll_file_pinned(file))
+	if (last)
 		pin = xpoll_unpin(file);
 	spin_unlock(xpoll_tree_lock(t));
 
-	if (!xpoll_file_pinned(file)) {
+	if (!pinned) {
 		xpoll_sbmark_put(xpoll_sb_of(file));
 		return NULL;
 	}

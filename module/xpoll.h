@@ -79,10 +79,12 @@
  *   take it.
  * - xpoll_nest_lock (spinlock): O(1), one edge linked or unlinked.
  * - File tree locks (1024 hashed spinlocks, target.c): one tree descent,
- *   O(log items), per acquisition; the close handler and the reaper take
- *   one per item they remove.
+ *   O(log items), per acquisition, or 64 watchers of a file in a full
+ *   ADD's path check (each visiting at most about 660 parents); the close
+ *   handler and the reaper take one per item they remove.
  * - xpoll_sbmark_mutex and fsnotify's group mark_mutex (target.c): one
- *   fsnotify_add_mark() or fsnotify_destroy_mark(), O(1).
+ *   fsnotify_add_mark() or fsnotify_destroy_mark(), O(1); the idle-mark
+ *   collector, O(marks): one per filesystem with a recent watch.
  * - xpoll_pins_lock (spinlock, target.c): O(pins), watched pty masters
  *   and fanotify event descriptors, in the reaper's pass; O(1) otherwise.
  * - xpoll_users_lock: one hash lookup.
