@@ -307,7 +307,8 @@ static unsigned long bad_cmd(uint64_t *rs)
 		_IOW(XPOLL_IOC_MAGIC, 0x01, __u64),
 		_IOW(XPOLL_IOC_MAGIC, 0x02, struct xpoll_ctl),
 		_IO(XPOLL_IOC_MAGIC, 0x00), _IO(XPOLL_IOC_MAGIC, 0x01),
-		_IO(XPOLL_IOC_MAGIC, 0x02),
+		_IO(XPOLL_IOC_MAGIC, 0x02), _IO(XPOLL_IOC_MAGIC, 0x03),
+		_IOR(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch),
 	};
 	unsigned long c;
 	unsigned int type;
@@ -315,8 +316,8 @@ static unsigned long bad_cmd(uint64_t *rs)
 	switch (rnd(rs) % 3) {
 	case 0:
 		return mangled[rnd(rs) % (sizeof(mangled) / sizeof(mangled[0]))];
-	case 1:	/* reserved numbers of xpoll's magic, any size */
-		return _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 3 + rnd(rs) % 253,
+	case 1:	/* reserved numbers of xpoll's magic, any size (0-3 are real) */
+		return _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 4 + rnd(rs) % 252,
 			    rnd(rs) % 256);
 	default:
 		/*
