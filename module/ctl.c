@@ -58,6 +58,7 @@
 #include <linux/hashtable.h>
 #include <linux/file.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include <linux/xpoll.h>
 #include "xpoll.h"
@@ -84,6 +85,7 @@ static_assert(offsetofend(struct xpoll_item, file) <= 32 &&
 	      offsetofend(struct xpoll_item, rdllink) <= 64);
 #endif
 
+static struct workqueue_struct *xpoll_reap_wq;
 static DEFINE_MUTEX(xpoll_topo_lock);
 static DEFINE_SPINLOCK(xpoll_nest_lock);
 static u64 xpoll_loop_gen;
@@ -367,6 +369,7 @@ static int xpoll_path_check_below(struct xpoll_instance *c,
 	struct xpoll_instance *y, *z;
 	struct xpoll_item *it;
 	struct rb_node *rbp;
+	struct file *file;
 	LIST_HEAD(todo);
 	int err = 0;
 
@@ -389,17 +392,22 @@ static int xpoll_path_check_below(struct xpoll_instance *c,
 		for (rbp = rb_first_cached(&y->rbr); !err && rbp;
 		     rbp = rb_next(rbp)) {
 			it = rb_entry(rbp, struct xpoll_item, rbn);
-			if (it->file->f_op != &xpoll_fops) {
-				if (!xpoll_path_check_file(it->file))
+			/* A file being closed adds no path any more. */
+			file = xpoll_item_fget(it);
+			if (!file)
+				continue;
+			if (file->f_op != &xpoll_fops) {
+				if (!xpoll_path_check_file(file))
 					err = -EINVAL;
-				continue;
+			} else {
+				z = file->private_data;
+				if (z->visit_gen != xpoll_path_gen) {
+					z->visit_gen = xpoll_path_gen;
+					kref_get(&z->ref);
+					list_add_tail(&z->check_link, &todo);
+				}
 			}
-			z = it->file->private_data;
-			if (z->visit_gen == xpoll_path_gen)
-				continue;
-			z->visit_gen = xpoll_path_gen;
-			kref_get(&z->ref);
-			list_add_tail(&z->check_link, &todo);
+			fput(file);
 		}
 		mutex_unlock(&y->mtx);
 		xpoll_instance_put(y);
@@ -444,33 +452,118 @@ static void xpoll_item_free(struct xpoll_item *it, bool nested)
 }
 
 /*
- * Removes @it from @ep: unhooks its wait entries (after which no callback
- * can run on it), takes it off the tree, the ready list, the nesting edge
- * and its file's tree (target.c), and frees it.  Never called during a
- * scan of the ready list (the ovflist may point at items then).
+ * Unhooks @it's wait entries (after which no callback runs on it) and
+ * drops its nesting edge; returns true if it is a nest.  Called by
+ * target.c under the item's file tree lock as it takes @it out of that
+ * tree, so that the file is alive and its close cannot do the same at
+ * the same time.
  */
-void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
+bool xpoll_item_unhook(struct xpoll_item *it)
 {
 	bool nested = it->file->f_op == &xpoll_fops;
-	struct file *file;
 
-	lockdep_assert_held(&ep->mtx);
 	xpoll_unregister_item(it);
-	rb_erase_cached(&it->rbn, &ep->rbr);
+	if (nested)
+		xpoll_nest_unlink(it);
+	return nested;
+}
 
+/*
+ * The close of @it's file took @it out of its file's tree and unhooked it
+ * (target.c, under the tree lock, which keeps ep alive): the watch is
+ * given back to the user now, and the item goes on its instance's closed
+ * list, for the instance's reap work (or whoever takes ep->mtx first) to
+ * remove.  Its first wait entry, on no queue any more, is its link there.
+ */
+void xpoll_item_orphan(struct xpoll_item *it, bool nested)
+{
+	struct xpoll_instance *ep = it->ep;
+	unsigned long flags;
+
+	atomic_long_dec(&ep->user->watches);
+	kref_get(&ep->ref);
+	spin_lock_irqsave(&ep->lock, flags);
+	list_add_tail(&it->pwq.wait.entry,
+		      nested ? &ep->closed_nests : &ep->closed);
+	spin_unlock_irqrestore(&ep->lock, flags);
+	/* Not the last reference: the pending work holds one. */
+	if (!queue_work(xpoll_reap_wq, &ep->reap_work))
+		xpoll_instance_put(ep);
+}
+
+/* Takes @it, out of its file's tree and unhooked, out of @ep and frees it. */
+static void xpoll_item_unlink(struct xpoll_instance *ep,
+			      struct xpoll_item *it, bool nested)
+{
+	rb_erase_cached(&it->rbn, &ep->rbr);
 	spin_lock_irq(&ep->lock);
 	if (!list_empty(&it->rdllink))
 		list_del_init(&it->rdllink);
 	spin_unlock_irq(&ep->lock);
-
-	if (nested)
-		xpoll_nest_unlink(it);
-
-	file = xpoll_target_detach(it);
-	atomic_long_dec(&ep->user->watches);
 	xpoll_item_free(it, nested);
-	if (file)
-		fput(file);
+}
+
+/*
+ * Removes the items that their files' close handed to @ep
+ * (xpoll_item_orphan()).  Under ep->mtx, never during a scan.  Whoever
+ * looks items up by key calls it first: a closed item's file may have
+ * been freed, and a new file may have its address.
+ */
+void xpoll_reap_closed(struct xpoll_instance *ep)
+{
+	struct xpoll_item *it, *tmp;
+	LIST_HEAD(files);
+	LIST_HEAD(nests);
+
+	lockdep_assert_held(&ep->mtx);
+	if (list_empty(&ep->closed) && list_empty(&ep->closed_nests))
+		return;
+	spin_lock_irq(&ep->lock);
+	list_splice_init(&ep->closed, &files);
+	list_splice_init(&ep->closed_nests, &nests);
+	spin_unlock_irq(&ep->lock);
+	list_for_each_entry_safe(it, tmp, &files, pwq.wait.entry)
+		xpoll_item_unlink(ep, it, false);
+	list_for_each_entry_safe(it, tmp, &nests, pwq.wait.entry)
+		xpoll_item_unlink(ep, it, true);
+}
+
+void xpoll_reap_work_fn(struct work_struct *work)
+{
+	struct xpoll_instance *ep = container_of(work, struct xpoll_instance,
+						 reap_work);
+
+	mutex_lock(&ep->mtx);
+	xpoll_reap_closed(ep);
+	mutex_unlock(&ep->mtx);
+	xpoll_instance_put(ep);
+}
+
+/* Waits until every closed item queued so far is removed (KUnit). */
+void xpoll_flush_closed(void)
+{
+	flush_workqueue(xpoll_reap_wq);
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_flush_closed);
+
+/*
+ * Removes @it from @ep: takes it out of its file's tree and unhooks its
+ * wait entries (target.c), then takes it off the tree and the ready list
+ * and frees it.  Returns false, having done nothing, when its file's
+ * close has just handed it to @ep's closed list (xpoll_reap_closed()
+ * removes it).  Never called during a scan of the ready list (the ovflist
+ * may point at items then).
+ */
+bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
+{
+	bool nested;
+
+	lockdep_assert_held(&ep->mtx);
+	if (!xpoll_target_detach(it, &nested))
+		return false;
+	atomic_long_dec(&ep->user->watches);
+	xpoll_item_unlink(ep, it, nested);
+	return true;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_item_remove);
 
@@ -636,6 +729,7 @@ again:
 	} else {
 		mutex_lock(&ep->mtx);
 	}
+	xpoll_reap_closed(ep);
 	if (op == XPOLL_CTL_ADD && kind == XPOLL_KIND_XPOLL &&
 	    xpoll_loop_check(ep, tfile->private_data)) {
 		err = -ELOOP;
@@ -712,10 +806,19 @@ int xpoll_ctl_init(void)
 	xpoll_item_cache = kmem_cache_create("xpoll_item",
 					     sizeof(struct xpoll_item), 32,
 					     SLAB_ACCOUNT, NULL);
-	return xpoll_item_cache ? 0 : -ENOMEM;
+	if (!xpoll_item_cache)
+		return -ENOMEM;
+	xpoll_reap_wq = alloc_workqueue("xpoll_reap", WQ_UNBOUND, 0);
+	if (!xpoll_reap_wq) {
+		kmem_cache_destroy(xpoll_item_cache);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
+/* Called once no instance file is left: drains the reap works first. */
 void xpoll_ctl_exit(void)
 {
+	destroy_workqueue(xpoll_reap_wq);
 	kmem_cache_destroy(xpoll_item_cache);
 }

@@ -4,6 +4,7 @@
  * order, in epoll's format, so tools that parse epoll's fdinfo read ours.
  * No kernel pointer is printed.
  */
+#include <linux/file.h>
 #include <linux/seq_file.h>
 
 #include "xpoll.h"
@@ -14,16 +15,22 @@ void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
 	struct xpoll_item *it;
 	struct inode *inode;
 	struct rb_node *rbp;
+	struct file *file;
 
 	mutex_lock(&ep->mtx);
 	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp)) {
 		it = rb_entry(rbp, struct xpoll_item, rbn);
-		inode = file_inode(it->file);
+		/* A file being closed is no longer watched. */
+		file = xpoll_item_fget(it);
+		if (!file)
+			continue;
+		inode = file_inode(file);
 		seq_printf(m, "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x\n",
 			   it->fd, (__force unsigned int)it->events,
 			   (unsigned long long)it->data,
-			   (long long)it->file->f_pos, inode->i_ino,
+			   (long long)file->f_pos, inode->i_ino,
 			   inode->i_sb->s_dev);
+		fput(file);
 		if (seq_has_overflowed(m))
 			break;
 	}

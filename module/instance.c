@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xpoll instances: one per open() of /dev/xpoll, freed when the last
- * reference to its file goes (->release) and no close handler or reaper
- * pass holds it (target.c).
+ * reference to its file goes (->release) and no reap work of items that
+ * their files' close handed over is queued (ctl.c).
  * The poll of the instance itself (nesting) lives here too.  Locking and
  * lifetimes: see the top of xpoll.h.
  */
@@ -36,6 +36,9 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	init_irq_work(&ep->pw_work, xpoll_pw_work_fn);
 	INIT_LIST_HEAD(&ep->children);
 	INIT_LIST_HEAD(&ep->parents);
+	INIT_LIST_HEAD(&ep->closed);
+	INIT_LIST_HEAD(&ep->closed_nests);
+	INIT_WORK(&ep->reap_work, xpoll_reap_work_fn);
 	return ep;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
@@ -45,7 +48,8 @@ static void xpoll_instance_free(struct kref *ref)
 	struct xpoll_instance *ep = container_of(ref, struct xpoll_instance,
 						 ref);
 
-	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root));
+	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root) ||
+		     !list_empty(&ep->closed) || !list_empty(&ep->closed_nests));
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
 	mutex_destroy(&ep->mtx);
@@ -98,7 +102,12 @@ void xpoll_remove_all(struct xpoll_instance *ep)
 	struct rb_node *rbp;
 
 	mutex_lock(&ep->mtx);
-	while ((rbp = rb_first_cached(&ep->rbr))) {
+	for (;;) {
+		/* Also those a close hands us meanwhile. */
+		xpoll_reap_closed(ep);
+		rbp = rb_first_cached(&ep->rbr);
+		if (!rbp)
+			break;
 		xpoll_item_remove(ep, rb_entry(rbp, struct xpoll_item, rbn));
 		cond_resched();
 	}
@@ -132,7 +141,6 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	LIST_HEAD(txlist);
 	poll_table npt;
 	__poll_t res = 0;
-	bool dead = false;
 
 	poll_wait(ep->file, &ep->poll_wait, pt);
 
@@ -142,23 +150,15 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	init_poll_funcptr(&npt, NULL);
 	xpoll_start_scan(ep, &txlist);
 	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
-		if (xpoll_item_dead(it)) {
-			/* Pinned and closed: the reaper removes it. */
-			list_del_init(&it->rdllink);
-			dead = true;
-			continue;
-		}
 		if (xpoll_item_poll(it, &npt, depth + 1, repoll_epoll)) {
 			res = EPOLLIN | EPOLLRDNORM;
 			break;
 		}
-		/* Queued by a callback but not ready for what it wants. */
+		/* Not ready for what it wants, or its file closed. */
 		list_del_init(&it->rdllink);
 	}
 	xpoll_done_scan(ep, &txlist);
 	mutex_unlock(&ep->mtx);
-	if (dead)
-		xpoll_reaper_kick();
 	return res;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_poll);

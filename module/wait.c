@@ -12,11 +12,13 @@
  * restores the saved one (TIF_RESTORE_SIGMASK), as epoll_pwait does.
  *
  * The ready list protocol (rdllist, ovflist, order) is described at the
- * top of xpoll.h.  Items of a pinned file that only xpoll holds any more
- * (xpoll_item_dead()) are never reported: the transfer takes them off the
- * ready list and leaves their removal to the reaper (see target.c).
+ * top of xpoll.h.  An item whose file is closing or closed, or is a
+ * pinned file that only xpoll holds any more, is never reported
+ * (xpoll_item_fget()): the transfer takes it off the ready list, and its
+ * removal is left to its instance's reap work or to the reaper (target.c).
  */
 #include <linux/compat.h>
+#include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/sched/rt.h>
 #include <linux/sched/signal.h>
@@ -27,25 +29,30 @@
 #include "xpoll.h"
 
 /*
- * Current readiness of @it's target, masked by its interest set.  A nested
- * instance is polled directly with @depth so that the chain stays bounded;
- * an epoll target only when @repoll_epoll (see Nesting in xpoll.h), else
- * it is taken as ready for what it was queued for.
+ * Current readiness of @it's target, masked by its interest set; 0 when
+ * its file is closing or closed (xpoll_item_fget()).  A nested instance
+ * is polled directly with @depth so that the chain stays bounded; an
+ * epoll target only when @repoll_epoll (see Nesting in xpoll.h), else it
+ * is taken as ready for what it was queued for.  Under ep->mtx.
  */
 __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 			 bool repoll_epoll)
 {
+	struct file *file = xpoll_item_fget(it);
 	__poll_t res;
 
+	if (!file)
+		return 0;
 	pt->_key = it->events;
 	/* Per event on the transfer path: only pointer tests before the poll. */
-	if (it->file->f_op == &xpoll_fops)
-		res = xpoll_instance_poll(it->file->private_data, pt, depth,
+	if (file->f_op == &xpoll_fops)
+		res = xpoll_instance_poll(file->private_data, pt, depth,
 					  repoll_epoll);
-	else if (!repoll_epoll && !pt->_qproc && xpoll_file_is_epoll(it->file))
+	else if (!repoll_epoll && !pt->_qproc && xpoll_file_is_epoll(file))
 		res = EPOLLIN | EPOLLRDNORM;
 	else
-		res = vfs_poll(it->file, pt);
+		res = vfs_poll(file, pt);
+	fput(file);
 	return res & it->events;
 }
 
@@ -143,7 +150,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	/* Only entries below chunk.n are read (see xpoll_copy_arg()). */
 	struct xpoll_chunk chunk __uninitialized;
 	LIST_HEAD(txlist);
-	bool fault = false, dead = false;
+	bool fault = false;
 	__poll_t revents;
 	poll_table pt;
 	int res = 0;
@@ -161,12 +168,6 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		if (res + chunk.n >= maxevents)
 			break;
 		list_del_init(&it->rdllink);
-		if (xpoll_item_dead(it)) {
-			/* Pinned and closed: the reaper removes it. */
-			dead = true;
-			continue;
-		}
-
 		revents = xpoll_item_poll(it, &pt, 1, true);
 		if (!revents)
 			continue;
@@ -187,9 +188,6 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	xpoll_done_scan(ep, &txlist);
 
 	mutex_unlock(&ep->mtx);
-	/* After the unlock, so that the reaper's trylock finds it free. */
-	if (dead)
-		xpoll_reaper_kick();
 	return res;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);

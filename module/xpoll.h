@@ -29,33 +29,38 @@
  *    new child): it is never held while sleeping on one (ctl.c).
  * 2. ep->mtx (mutex): the rbtree, every item field except the list links
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
- *    lists, and the right to scan the ready list (transfer, instance
- *    poll).  Taken with mutex_lock() only at the top of a system call,
- *    the release path, fdinfo and the close handler of a watched file
- *    (target.c), never while another xpoll lock is held; full ADDs and
- *    the reaper of pinned files only trylock it (ctl.c and target.c say
- *    why).  Inside poll chains
- *    (f_op->poll of an instance, the re-poll of a nested instance) it is
- *    only ever mutex_trylock()ed: a chain can cross foreign files (an
- *    epoll instance) whose contents we cannot see, so a blocking
- *    acquisition there could close a cycle.  When the trylock fails the
- *    poll answers from the ready list alone (see "Nesting" below).
- * 3. xpoll_nest_lock (spinlock, ctl.c): links and unlinks nesting edges
- *    (ep->children, ep->parents, struct xpoll_nest); walks read them under
- *    RCU.  Taken under ep->mtx.
- *    xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex, are
- *    taken under ep->mtx: the first or last watched item of a superblock
- *    adds or removes xpoll's fsnotify mark there.
+ *    lists of items not closed, and the right to scan the ready list
+ *    (transfer, instance poll).  Taken with mutex_lock() only at the top
+ *    of a system call, the release path, fdinfo and the instance's reap
+ *    work (ep->reap_work), never while another xpoll lock is held; full
+ *    ADDs only trylock it (ctl.c says why).  Never taken by the close of
+ *    a watched file nor by the reaper of pinned files (target.c).  Inside
+ *    poll chains (f_op->poll of an instance, the re-poll of a nested
+ *    instance) it is only ever mutex_trylock()ed: a chain can cross
+ *    foreign files (an epoll instance) whose contents we cannot see, so a
+ *    blocking acquisition there could close a cycle.  When the trylock
+ *    fails the poll answers from the ready list alone (see "Nesting").
+ * 3. xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex,
+ *    taken under ep->mtx (the first or last watched item of a superblock
+ *    adds or removes xpoll's fsnotify mark there), and by the close
+ *    handler with no lock held (its items were that superblock's last).
  * 4. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
- *    attach and detach of one file's items, and for a pinned file the
- *    reference they share.  Taken under ep->mtx (and xpoll_topo_lock in a
- *    full ADD), and by the close handler and the reaper with no other
- *    lock held; only xpoll_pins_lock is taken inside it.
+ *    attach and detach of one file's items, the unhooking of their wait
+ *    entries, and for a pinned file the reference they share.  Taken
+ *    under ep->mtx (and xpoll_topo_lock in a full ADD), and by the close
+ *    handler and the reaper with no other lock held.  Inside it: the
+ *    target's wait-queue locks, xpoll_nest_lock, ep->lock and
+ *    xpoll_pins_lock, each alone.
+ *    xpoll_nest_lock (spinlock, ctl.c): links and unlinks nesting edges
+ *    (ep->children, ep->parents, struct xpoll_nest); walks read them
+ *    under RCU.  Taken under ep->mtx or a file tree's lock; nothing is
+ *    taken inside it.
  * 5. ep->lock (spinlock, irqsave): ep->rdllist, ep->ovflist, item->rdllink,
- *    item->next, and every access to ep->wq (the blocked waiters; their
- *    entries are added without the wait queue's own lock).  Taken by the
- *    wake callback in any context, under the target's wait-queue lock.
+ *    item->next, ep->closed and ep->closed_nests, and every access to
+ *    ep->wq (the blocked waiters; their entries are added without the
+ *    wait queue's own lock).  Taken by the wake callback in any context,
+ *    under the target's wait-queue lock.
  *    One exception, as in epoll: a transfer re-queues level-triggered
  *    items on ep->rdllist without it, which is safe because ovflist is
  *    active then (callbacks do not touch rdllist) and every scan holds
@@ -79,9 +84,14 @@
  *   take it.
  * - xpoll_nest_lock (spinlock): O(1), one edge linked or unlinked.
  * - File tree locks (1024 hashed spinlocks, target.c): one tree descent,
- *   O(log items), per acquisition, or 64 watchers of a file in a full
- *   ADD's path check (each visiting at most about 660 parents); the close
- *   handler and the reaper take one per item they remove.
+ *   O(log items), and one item's unhooking per acquisition, or 64
+ *   watchers of a file in a full ADD's path check (each visiting at most
+ *   about 660 parents), or 64 items of a closing file in the close
+ *   handler and the reaper.
+ * - fsnotify's SRCU read section (not a lock, but every close of an
+ *   inotify or fanotify descriptor waits for it): xpoll's close handler
+ *   holds it for O(items of the closing file), about 1.1 us an item
+ *   under TCG, never sleeping on anything (target.c).
  * - xpoll_sbmark_mutex and fsnotify's group mark_mutex (target.c): one
  *   fsnotify_add_mark() or fsnotify_destroy_mark(), O(1); the idle-mark
  *   collector, O(marks): one per filesystem with a recent watch.
@@ -95,18 +105,25 @@
  * Reference counts and lifetimes
  * ------------------------------
  * - ep->ref (kref): one reference owned by the instance's file (dropped in
- *   ->release after every item is removed), one per item that the close
- *   handler or the reaper is about to remove (taken under its tree's lock,
- *   see target.c), and one per instance a full ADD's path check is yet to
- *   visit (ctl.c).  The instance is freed at zero, after an RCU grace
- *   period (walks of the nesting edges run under RCU).
- * - An item lives from a successful ADD to its removal (DEL, release of its
- *   instance, the last close of its file, or for a pinned file the reaper
- *   finding it closed); removal always runs under ep->mtx,
- *   first unhooks every pwq (remove_wait_queue() waits for a callback that
- *   runs on that queue), then unlinks the ready list, the nesting edge and
- *   its file's tree, then frees the item.  So a callback never sees a
- *   freed item.
+ *   ->release after every item is removed), one held by the reap work
+ *   while it is queued (taken by the close of an item's file under the
+ *   item's tree lock, see target.c), and one per instance a full ADD's
+ *   path check is yet to visit (ctl.c).  The instance is freed at zero,
+ *   after an RCU grace period (walks of the nesting edges run under RCU).
+ * - An item lives from a successful ADD to its removal (DEL, release of
+ *   its instance, the last close of its file, or for a pinned file the
+ *   reaper finding it closed).  It first leaves its file's tree, its pwqs
+ *   unhooked (remove_wait_queue() waits for a callback that runs on that
+ *   queue) and its nesting edge dropped, in one hold of the tree's lock:
+ *   under ep->mtx by a DEL or a release, or by the close of its file,
+ *   which then gives the watch back and puts the item on ep->closed (or
+ *   ep->closed_nests), linked through its first wait entry, now on no
+ *   queue.  Then, under ep->mtx, it leaves the rbtree and the ready list
+ *   and is freed.  So a callback never sees a freed item, and a closed
+ *   item waits in the rbtree, never reported, until ep->reap_work or the
+ *   next ctl or release removes it (xpoll_reap_closed()); every lookup
+ *   by key runs after that, so a file that reuses a freed file's address
+ *   never meets a closed item.
  * - A pwq whose wait queue dies first (POLLFREE: signalfd, binder) is
  *   detached by the callback itself: list_del_init() of the entry and
  *   smp_store_release() of pwq->whead = NULL.  The removal path reads whead
@@ -115,11 +132,12 @@
  *   whead is safe.
  * - The target file: see the top of target.c.  Items hold no reference on
  *   their file (pinned files excepted, one reference per file); the last
- *   close of a file removes its items before ->release, so item->file is
- *   valid while the item exists.
+ *   close of a file closes its items before ->release, so item->file is
+ *   valid while the item is not closed, and is polled only through a
+ *   reference taken then (xpoll_item_fget()).
  * - A nested instance (an item whose file is an xpoll instance, as
  *   xpoll_kind_of() tells) is the same: closing its last descriptor
- *   removes the items that watch it, then releases it.
+ *   closes the items that watch it, then releases it.
  *
  * Ready list and transfer
  * -----------------------
@@ -189,6 +207,7 @@
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 /*
  * Internals the KUnit module (module/kunit/) needs are exported only when
@@ -248,6 +267,10 @@ struct xpoll_instance {
 	u32 up[XPOLL_MAX_NESTS + 1];	/* paths up, by length */
 	u64 visit_gen;			/* path check: visited */
 	struct list_head check_link;	/* path check: yet to visit */
+	/* Items their files' close handed over, under lock (ctl.c). */
+	struct list_head closed;	/* item->pwq.wait.entry */
+	struct list_head closed_nests;	/* the same, for nests */
+	struct work_struct reap_work;	/* removes them */
 	struct rcu_head rcu;		/* freed after a grace period */
 };
 
@@ -348,7 +371,12 @@ int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
 		 u64 data);
 struct xpoll_item *xpoll_find(struct xpoll_instance *ep, struct file *file,
 			      int fd);
-void xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
+bool xpoll_item_unhook(struct xpoll_item *it);
+void xpoll_item_orphan(struct xpoll_item *it, bool nested);
+void xpoll_reap_closed(struct xpoll_instance *ep);
+void xpoll_reap_work_fn(struct work_struct *work);
+void xpoll_flush_closed(void);
+bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
 struct xpoll_user *xpoll_user_get(kuid_t uid);
 void xpoll_user_put(struct xpoll_user *u);
 long xpoll_user_watches(kuid_t uid);
@@ -385,7 +413,8 @@ int xpoll_target_attach(struct xpoll_item *it);
 typedef bool (*xpoll_watcher_fn_t)(void *arg, struct xpoll_instance *ep);
 bool xpoll_target_visit_watchers(struct file *file, xpoll_watcher_fn_t fn,
 				 void *arg);
-struct file *xpoll_target_detach(struct xpoll_item *it);
+bool xpoll_target_detach(struct xpoll_item *it, bool *nested);
+struct file *xpoll_item_fget(const struct xpoll_item *it);
 void xpoll_reaper_kick(void);
 void xpoll_reap_now(void);
 long xpoll_nr_targets(void);
@@ -404,14 +433,15 @@ static inline bool xpoll_file_pinned(const struct file *file)
 }
 
 /*
- * True when the user has closed every descriptor of a pinned file (only
- * xpoll's reference is left): its items must not report any more.  An
- * item of any other file is removed at its file's last close.
+ * True once the close of @it's file took it out of its file's tree
+ * (RB_CLEAR_NODE(), see target.c): its file must not be touched any
+ * more.  Read without the tree lock: a stale false only happens while the
+ * close handler runs, and the file is not freed before it returns.
  */
-static inline bool xpoll_item_dead(const struct xpoll_item *it)
+static inline bool xpoll_item_closed(const struct xpoll_item *it)
 {
-	return unlikely(xpoll_file_pinned(it->file)) &&
-	       file_count(it->file) == 1;
+	return READ_ONCE(it->fnode.__rb_parent_color) ==
+	       (unsigned long)&it->fnode;
 }
 
 /*

@@ -10,6 +10,7 @@
  * Also point 8: item memory is charged to the caller's memory cgroup.
  */
 #include "xp_test.h"
+#include <sys/inotify.h>
 #include <sys/resource.h>
 
 #define EPOLL_LIMIT "/proc/sys/fs/epoll/max_user_watches"
@@ -534,6 +535,125 @@ TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_other_users_nesting, 60)
 		ASSERT_EQ(0, pthread_join(adder, NULL));
 		EXPECT_EQ(0, add.ret);
 		close(add.p);
+		close(sw.p);
+		close(e);
+		uffd_page_close(&u);
+	}
+}
+
+struct close_arg { int fd; int64_t ns; };
+
+static void *close_fn(void *arg)
+{
+	struct close_arg *c = arg;
+	int64_t t0 = now_ns();
+
+	close(c->fd);
+	c->ns = now_ns() - t0;
+	return NULL;
+}
+
+/*
+ * ns that uid 65534 takes to open an inotify descriptor, watch a
+ * directory and close it, or -1 if not within 3 s (as nobody_nests()).
+ * Closing an fsnotify group waits for every fsnotify handler running.
+ */
+static int64_t nobody_inotify_close(pid_t *child)
+{
+	int64_t ns = -1;
+	struct pollfd pfd;
+	pid_t pid;
+	int pp[2];
+
+	*child = -1;
+	if (pipe2(pp, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int64_t t0;
+		int fd;
+
+		close(pp[0]);
+		if (xp_drop_privs(XP_NOBODY))
+			_exit(1);
+		t0 = now_ns();
+		fd = inotify_init1(IN_CLOEXEC);
+		if (fd < 0 || inotify_add_watch(fd, "/tmp", IN_CREATE) < 0)
+			_exit(1);
+		close(fd);
+		t0 = now_ns() - t0;
+		_exit(write(pp[1], &t0, sizeof(t0)) == sizeof(t0) ? 0 : 1);
+	}
+	close(pp[1]);
+	pfd = (struct pollfd){ .fd = pp[0], .events = POLLIN };
+	if (pid > 0 && poll(&pfd, 1, 3000) == 1 &&
+	    read(pp[0], &ns, sizeof(ns)) != sizeof(ns))
+		ns = -1;
+	if (pid > 0 && ns < 0)
+		kill(pid, SIGKILL);
+	close(pp[0]);
+	*child = pid;
+	return ns;
+}
+
+/*
+ * The last close of a file that a stalled instance watches (its mutex
+ * held by a wait stalled on a userfaultfd page).  The close must not wait
+ * for that instance: xpoll learns of it inside fsnotify's SRCU read
+ * section, and a handler that waited there would hold up every close of
+ * an inotify or fanotify descriptor on the machine (another user's,
+ * here uid 65534's).  epoll's close waits for the instance (logged, not
+ * asserted); no inotify close waits for it.
+ */
+TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_close, 60)
+{
+	XP_REQUIRE(BE_XPOLL);
+	for (int be = BE_EPOLL; be <= BE_XPOLL; be++) {
+		struct stalled_wait sw = { .be = be };
+		struct close_arg cl = { .ns = -1 };
+		pthread_t waiter, closer;
+		struct uffd_page u;
+		int e, r, status, pr[2];
+		int64_t ns;
+		pid_t pid;
+
+		r = uffd_page_open(&u);
+		if (r == -ENOSYS || r == -EPERM)
+			SKIP(return, "userfaultfd: %s", strerror(-r));
+		ASSERT_EQ(0, r);
+		sw.p = pl_create(be, 1);
+		ASSERT_LE(0, e = eventfd(1, EFD_CLOEXEC));
+		ASSERT_EQ(0, pipe2(pr, O_CLOEXEC));
+		ASSERT_EQ(0, pl_ctl(be, sw.p, EPOLL_CTL_ADD, e, EPOLLIN, 1));
+		ASSERT_EQ(0, pl_ctl(be, sw.p, EPOLL_CTL_ADD, pr[0], EPOLLIN, 2));
+		sw.ev = (struct epoll_event *)u.page;
+		ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
+		ASSERT_TRUE(uffd_page_faulted(&u, 10000));
+
+		/* The last close of a watched file, without DEL. */
+		cl.fd = pr[0];
+		ASSERT_EQ(0, pthread_create(&closer, NULL, close_fn, &cl));
+		msleep(300);
+		ns = nobody_inotify_close(&pid);
+		TH_LOG("%s: own close %s, another user's inotify close %s%" PRId64 " us",
+		       be_name[be], cl.ns < 0 ? "still blocked" : "returned",
+		       ns < 0 ? "more than 3 s: " : "",
+		       ns < 0 ? (int64_t)3000000 : ns / 1000);
+		EXPECT_LT(0, ns);
+		EXPECT_GT(500000000LL, ns);
+		if (be == BE_XPOLL) {
+			EXPECT_LE(0, cl.ns);
+			EXPECT_GT(300000000LL, cl.ns);
+		}
+
+		ASSERT_EQ(0, uffd_page_release(&u));
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		ASSERT_EQ(0, pthread_join(waiter, NULL));
+		ASSERT_EQ(0, pthread_join(closer, NULL));
+		/* The stalled wait finished with its one event. */
+		EXPECT_EQ(1, sw.ret);
+		close(pr[1]);
 		close(sw.p);
 		close(e);
 		uffd_page_close(&u);

@@ -825,6 +825,8 @@ static void xpoll_target_closed(struct kunit *test)
 	put_file(tf);
 	KUNIT_EXPECT_TRUE(test, released);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	/* The instances' reap works take the closed items out. */
+	xpoll_flush_closed();
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
 	ksink_init(&ks);
@@ -834,16 +836,52 @@ static void xpoll_target_closed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctl(xf2, XPOLL_CTL_ADD, xf, 5, EPOLLIN, 0), 0);
 	KUNIT_EXPECT_EQ(test, file_count(xf), 1L);
 	put_file(xf);
+	xpoll_flush_closed();
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
 	put_file(xf2);
 }
 
+/*
+ * The close of a watched file never waits for the instances that watch
+ * it (it runs inside fsnotify's SRCU read section): with the instance's
+ * mutex held, as a wait stalled on a page fault holds it, the file is
+ * still released at once and the watch given back; the item goes when
+ * the mutex is free again.
+ */
+static void xpoll_close_while_locked(struct kunit *test)
+{
+	struct file *xf = inst_new(test), *tf = xpt_new(test, 1, EPOLLIN);
+	long targets = xpoll_nr_targets();
+	long base = xpoll_user_watches(current_uid());
+	bool released = false;
+	struct ksink ks;
+
+	xpt_of(tf)->released = &released;
+	KUNIT_ASSERT_EQ(test, ctl(xf, XPOLL_CTL_ADD, tf, 3, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base + 1);
+	mutex_lock(&ep_of(xf)->mtx);
+	put_file(tf);
+	KUNIT_EXPECT_TRUE(test, released);
+	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base);
+	/* Still in the tree, closed, and never reported. */
+	KUNIT_EXPECT_FALSE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
+	mutex_unlock(&ep_of(xf)->mtx);
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	xpoll_flush_closed();
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
+	put_file(xf);
+}
+
+/* Items of @xf once the reap works have removed the closed ones. */
 static long nr_items(struct file *xf)
 {
 	struct xpoll_instance *ep = ep_of(xf);
 	struct rb_node *rbp;
 	long n = 0;
 
+	xpoll_flush_closed();
 	mutex_lock(&ep->mtx);
 	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp))
 		n++;
@@ -1023,6 +1061,7 @@ static struct kunit_case xpoll_lifetime_cases[] = {
 	KUNIT_CASE(xpoll_instance_lifecycle),
 	KUNIT_CASE(xpoll_target_closed),
 	KUNIT_CASE(xpoll_close_many),
+	KUNIT_CASE(xpoll_close_while_locked),
 	KUNIT_CASE(xpoll_close_shared_files),
 	KUNIT_CASE(xpoll_pinned_file),
 	{}
