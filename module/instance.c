@@ -93,7 +93,12 @@ int xpoll_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	ep->file = file;
 	file->private_data = ep;
-	return stream_open(inode, file);
+	/*
+	 * The file modes of epoll's anonymous file: lseek() allowed (a no-op,
+	 * see xpoll_fops), pread() and pwrite() ESPIPE.
+	 */
+	file->f_mode &= ~(FMODE_PREAD | FMODE_PWRITE);
+	return 0;
 }
 
 /* Removes every item; the caller holds a reference on @ep. */

@@ -224,7 +224,8 @@ const struct file_operations xpoll_fops = {
 #ifdef CONFIG_PROC_FS
 	.show_fdinfo	= xpoll_show_fdinfo,
 #endif
-	.llseek		= no_llseek,
+	/* As epoll's: lseek() succeeds and returns the position, 0. */
+	.llseek		= noop_llseek,
 };
 
 static struct miscdevice xpoll_misc = {
