@@ -57,9 +57,13 @@ static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
 		if (it->next == XPOLL_UNACTIVE) {
 			it->next = READ_ONCE(ep->ovflist);
 			WRITE_ONCE(ep->ovflist, it);
+			if (xpoll_item_wakeup(it))
+				xpoll_wakeup_stay_awake(it);
 		}
 	} else if (list_empty(&it->rdllink)) {
 		list_add_tail(&it->rdllink, &ep->rdllist);
+		if (xpoll_item_wakeup(it))
+			xpoll_wakeup_stay_awake(it);
 	}
 
 	/*

@@ -47,9 +47,8 @@
 
  * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
  * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
- * EPOLLEXCLUSIVE check see the same bits.  When it is kept it has no
- * effect: xpoll registers no wakeup source, so it does not hold off
- * system suspend while events are pending.
+ * EPOLLEXCLUSIVE check see the same bits.  When it is kept the item gets
+ * a wakeup source, as in epoll (wakeup.c).
  *
  * Per-user accounting: every instance holds a reference on the
  * xpoll_user of the uid that opened it (as epoll charges the creator), and
@@ -500,6 +499,8 @@ static void xpoll_item_unlink(struct xpoll_instance *ep,
 	if (!list_empty(&it->rdllink))
 		list_del_init(&it->rdllink);
 	spin_unlock_irq(&ep->lock);
+	if (xpoll_item_wakeup(it))
+		xpoll_wakeup_detach(it);
 	xpoll_item_free(it, nested);
 }
 
@@ -574,6 +575,8 @@ static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it)
 	spin_lock_irq(&ep->lock);
 	if (list_empty(&it->rdllink)) {
 		list_add_tail(&it->rdllink, &ep->rdllist);
+		if (xpoll_item_wakeup(it))
+			xpoll_wakeup_stay_awake(it);
 		/* ep->wq only changes under ep->lock, held here. */
 		if (waitqueue_active(&ep->wq))
 			wake_up(&ep->wq);
@@ -647,6 +650,16 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 		full->held = false;
 		/* Too many wakeup paths: refused before any callback can run. */
 		if (err) {
+			it->events &= ~EPOLLWAKEUP;
+			xpoll_item_remove(ep, it);
+			return err;
+		}
+	}
+	if (events & EPOLLWAKEUP) {
+		err = xpoll_wakeup_attach(ep, it, tfile);
+		if (err) {
+			/* Removal looks for a source only with the bit set. */
+			it->events &= ~EPOLLWAKEUP;
 			xpoll_item_remove(ep, it);
 			return err;
 		}
@@ -664,10 +677,17 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 }
 
 static void xpoll_modify(struct xpoll_instance *ep, struct xpoll_item *it,
-			 __poll_t events, u64 data)
+			 struct file *tfile, __poll_t events, u64 data)
 {
 	poll_table pt;
 
+	/* As epoll: a source that cannot be had is done without. */
+	if ((events & EPOLLWAKEUP) && !xpoll_item_wakeup(it)) {
+		if (xpoll_wakeup_attach(ep, it, tfile))
+			events &= ~EPOLLWAKEUP;
+	} else if (!(events & EPOLLWAKEUP) && xpoll_item_wakeup(it)) {
+		xpoll_wakeup_detach(it);
+	}
 	WRITE_ONCE(it->events, events);
 	it->data = data;
 	/*
@@ -762,8 +782,8 @@ again:
 			break;
 		}
 		if (!(it->events & EPOLLEXCLUSIVE)) {
-			xpoll_modify(ep, it, ev.events | EPOLLERR | EPOLLHUP,
-				     ev.data);
+			xpoll_modify(ep, it, tfile, ev.events | EPOLLERR |
+				     EPOLLHUP, ev.data);
 			err = 0;
 		}
 		break;

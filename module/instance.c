@@ -8,6 +8,7 @@
  */
 #include <linux/anon_inodes.h>
 #include <linux/cred.h>
+#include <linux/device.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -127,6 +128,8 @@ int xpoll_release(struct inode *inode, struct file *file)
 	if (waitqueue_active(&ep->poll_wait))
 		xpoll_poll_wake(ep, NULL, 0);
 	xpoll_remove_all(ep);
+	/* No item is left to hold it (wakeup.c). */
+	wakeup_source_unregister(ep->ws);
 	xpoll_instance_put(ep);
 	return 0;
 }

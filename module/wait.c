@@ -20,6 +20,7 @@
 #include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/hrtimer.h>
+#include <linux/device.h>
 #include <linux/sched/rt.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
@@ -83,11 +84,16 @@ void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist)
 	 */
 	for (nit = READ_ONCE(ep->ovflist); (it = nit);
 	     nit = it->next, it->next = XPOLL_UNACTIVE) {
-		if (list_empty(&it->rdllink))
+		if (list_empty(&it->rdllink)) {
 			list_add(&it->rdllink, &ep->rdllist);
+			if (xpoll_item_wakeup(it))
+				xpoll_wakeup_stay_awake(it);
+		}
 	}
 	WRITE_ONCE(ep->ovflist, XPOLL_UNACTIVE);
 	list_splice(txlist, &ep->rdllist);
+	/* Held since a handover, if any (wakeup.c). */
+	__pm_relax(ep->ws);
 	/* ep->wq only changes under ep->lock, held here. */
 	if (!list_empty(&ep->rdllist) && waitqueue_active(&ep->wq))
 		wake_up(&ep->wq);
@@ -126,11 +132,14 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 	for (i = 0; i < stored; i++) {
 		struct xpoll_item *it = c->items[i];
 
-		if (it->events & EPOLLONESHOT)
+		if (it->events & EPOLLONESHOT) {
 			it->events &= XPOLL_PRIVATE_BITS;
-		else if (!(it->events & EPOLLET))
+		} else if (!(it->events & EPOLLET)) {
 			/* Level-triggered: look again on the next wait. */
 			list_add_tail(&it->rdllink, &ep->rdllist);
+			if (xpoll_item_wakeup(it))
+				xpoll_wakeup_stay_awake(it);
+		}
 	}
 	for (i = c->n - 1; i >= stored; i--)
 		list_add(&c->items[i]->rdllink, txlist);
@@ -167,6 +176,8 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	list_for_each_entry_safe(it, tmp, &txlist, rdllink) {
 		if (res + chunk.n >= maxevents)
 			break;
+		if (xpoll_item_wakeup(it))
+			xpoll_wakeup_handover(ep, it);
 		list_del_init(&it->rdllink);
 		revents = xpoll_item_poll(it, &pt, 1, true);
 		if (!revents)

@@ -70,7 +70,10 @@
  *    at most ep->mtx; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
- * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash.
+ * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash, and
+ * xpoll_wakeups_lock (spinlock, wakeup.c) the item -> wakeup source hash;
+ * both are taken with no other lock held, or under ep->mtx.  A wakeup
+ * source's own lock is taken under ep->lock (__pm_stay_awake()).
  *
  * Global locks and how long one user can hold them
  * ------------------------------------------------
@@ -98,6 +101,8 @@
  * - xpoll_pins_lock (spinlock, target.c): O(pins), watched pty masters
  *   and fanotify event descriptors, in the reaper's pass; O(1) otherwise.
  * - xpoll_users_lock: one hash lookup.
+ * - xpoll_wakeups_lock (spinlock, wakeup.c): one entry added or removed;
+ *   only items with EPOLLWAKEUP (CAP_BLOCK_SUSPEND) have one.
  * - Interrupts off: a wake callback, O(1), and an instance's poller wakeup
  *   (ep->pw_work), O(its pollers); one event runs each instance's at most
  *   once per nesting level (see Wakeups).
@@ -271,6 +276,7 @@ struct xpoll_instance {
 	struct list_head closed;	/* item->pwq.wait.entry */
 	struct list_head closed_nests;	/* the same, for nests */
 	struct work_struct reap_work;	/* removes them */
+	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
 	struct rcu_head rcu;		/* freed after a grace period */
 };
 
@@ -404,6 +410,20 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns);
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
+
+/* wakeup.c */
+int xpoll_wakeup_attach(struct xpoll_instance *ep, struct xpoll_item *it,
+			struct file *file);
+void xpoll_wakeup_detach(struct xpoll_item *it);
+void xpoll_wakeup_stay_awake(const struct xpoll_item *it);
+void xpoll_wakeup_handover(struct xpoll_instance *ep,
+			   const struct xpoll_item *it);
+
+/* True if @it has a wakeup source (EPOLLWAKEUP kept, see wakeup.c). */
+static inline bool xpoll_item_wakeup(const struct xpoll_item *it)
+{
+	return unlikely(READ_ONCE(it->events) & EPOLLWAKEUP);
+}
 
 /* batch.c */
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);

@@ -2,11 +2,13 @@
 /*
  * Issue 3 point 4: re-poll before report, LT / ET / ONESHOT / EXCLUSIVE,
  * RDHUP, PRI, ERR/HUP always reported, EPOLLWAKEUP without the
- * capability.  Each test runs on epoll and on xpoll (variants) and asserts
+ * capability, and with it the wakeup sources (issue 17).  Each test runs on epoll and on xpoll (variants) and asserts
  * what epoll(7) specifies.
  */
 #include "xp_test.h"
+#include <dirent.h>
 #include <linux/capability.h>
+#include <sys/stat.h>
 
 FIXTURE(modes) { int be, p; };
 XP_BACKENDS(modes);
@@ -26,6 +28,7 @@ FIXTURE_TEARDOWN(modes)
 
 #define CTL(op, fd, ev, d) pl_ctl(self->be, self->p, op, fd, ev, d)
 #define POLL0(ev) pl_poll0(self->be, self->p, ev)
+#define POLL0_BE(be, p, ev) pl_poll0(be, p, ev)
 
 static void efd_write(int fd, uint64_t v)
 {
@@ -378,6 +381,137 @@ TEST_F(modes, wakeup_accepted_with_cap)
 	ASSERT_EQ(1, POLL0(ev));
 	EXPECT_EQ(EPOLLIN, ev[0].events);
 	close(efd);
+}
+
+/* State of the wakeup source named @name in /sys/class/wakeup. */
+struct ws_state { int found; long active_count; int active; };
+
+static long ws_read(const char *dir, const char *f)
+{
+	char path[512], buf[64];
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, f);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	if (!fgets(buf, sizeof(buf), fp) || sscanf(buf, "%ld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
+static struct ws_state ws_find(const char *name)
+{
+	struct ws_state st = { 0, -1, -1 };
+	char dir[300], path[340], buf[256];
+	struct dirent *d;
+	DIR *dp = opendir("/sys/class/wakeup");
+	FILE *fp;
+
+	if (!dp)
+		return st;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/class/wakeup/%s", d->d_name);
+		snprintf(path, sizeof(path), "%s/name", dir);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fgets(buf, sizeof(buf), fp)) {
+			buf[strcspn(buf, "\n")] = 0;
+			if (!strcmp(buf, name)) {
+				st.found++;
+				st.active_count = ws_read(dir, "active_count");
+				/* 0 while inactive, ms since activation else */
+				st.active = ws_read(dir, "active_time_ms") > 0;
+			}
+		}
+		fclose(fp);
+	}
+	closedir(dp);
+	return st;
+}
+
+/*
+ * EPOLLWAKEUP as epoll keeps it: the item's wakeup source (named after
+ * its file, here a FIFO with a name of its own) exists while the item
+ * has the bit, is active while the item is ready, is relaxed when a wait
+ * takes the event (and active again for a level-triggered item still
+ * ready), and goes with DEL or a MOD without the bit.  Every step is run
+ * on epoll and on xpoll in this one program and compared.
+ */
+TEST(wakeup_source_as_epoll)
+{
+	struct ws_state st[2][10];
+	struct epoll_event ev[4];
+	char name[64], path[96], c;
+	int steps = 0;
+
+	XP_REQUIRE(BE_XPOLL);
+	if (geteuid())
+		XP_SKIP("%s: needs CAP_BLOCK_SUSPEND (root)", _metadata->name);
+	if (access("/sys/power/wakeup_count", F_OK) ||
+	    access("/sys/class/wakeup", F_OK))
+		XP_SKIP("%s: this kernel has no CONFIG_PM_SLEEP: epoll and xpoll both drop EPOLLWAKEUP",
+			_metadata->name);
+	snprintf(name, sizeof(name), "xpoll-ws-%d", getpid());
+	snprintf(path, sizeof(path), "/tmp/%s", name);
+	unlink(path);
+	ASSERT_EQ(0, mkfifo(path, 0600));
+	for (int be = BE_EPOLL; be <= BE_XPOLL; be++) {
+		int p = pl_create(be, 1), f = open(path, O_RDWR | O_NONBLOCK);
+		int i = 0;
+
+		ASSERT_LE(0, p);
+		ASSERT_LE(0, f);
+#define STEP() do { msleep(20); st[be][i++] = ws_find(name); } while (0)
+		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_ADD, f,
+				    EPOLLIN | EPOLLWAKEUP, 1));
+		STEP();				/* 0: there, idle */
+		ASSERT_EQ(1, write(f, "x", 1));
+		STEP();				/* 1: ready: active */
+		ASSERT_EQ(1, POLL0_BE(be, p, ev));
+		STEP();				/* 2: LT, still ready: active */
+		ASSERT_EQ(1, read(f, &c, 1));
+		ASSERT_EQ(0, POLL0_BE(be, p, ev));
+		STEP();				/* 3: taken, not ready: relaxed */
+		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_MOD, f, EPOLLIN, 1));
+		STEP();				/* 4: gone */
+		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_MOD, f,
+				    EPOLLIN | EPOLLET | EPOLLWAKEUP, 1));
+		STEP();				/* 5: there again, idle */
+		ASSERT_EQ(1, write(f, "x", 1));
+		STEP();				/* 6: ready: active */
+		ASSERT_EQ(1, POLL0_BE(be, p, ev));
+		STEP();				/* 7: ET, taken: relaxed */
+		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_DEL, f, 0, 0));
+		STEP();				/* 8: gone */
+		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_ADD, f,
+				    EPOLLIN | EPOLLWAKEUP, 1));
+		close(p);
+		STEP();				/* 9: the instance's close */
+#undef STEP
+		steps = i;
+		close(f);
+	}
+	unlink(path);
+	for (int i = 0; i < steps; i++) {
+		TH_LOG("step %d: epoll found %d count %ld active %d, xpoll found %d count %ld active %d",
+		       i, st[0][i].found, st[0][i].active_count, st[0][i].active,
+		       st[1][i].found, st[1][i].active_count, st[1][i].active);
+		EXPECT_EQ(st[0][i].found, st[1][i].found);
+		EXPECT_EQ(st[0][i].active_count, st[1][i].active_count);
+		EXPECT_EQ(st[0][i].active, st[1][i].active);
+	}
+	/* Not a comparison of two nothings: the source came and went. */
+	EXPECT_EQ(1, st[1][1].found);
+	EXPECT_EQ(1, st[1][1].active);
+	EXPECT_EQ(0, st[1][3].active);
+	EXPECT_EQ(0, st[1][4].found);
+	EXPECT_EQ(0, st[1][9].found);
 }
 
 XP_NO_HOOK
