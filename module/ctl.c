@@ -85,6 +85,7 @@ static_assert(offsetofend(struct xpoll_item, file) <= 32 &&
 #endif
 
 static struct workqueue_struct *xpoll_reap_wq;
+#define XPOLL_REAP_RETRY_MS	100
 static DEFINE_MUTEX(xpoll_topo_lock);
 static DEFINE_SPINLOCK(xpoll_nest_lock);
 static u64 xpoll_loop_gen;
@@ -469,31 +470,36 @@ bool xpoll_item_unhook(struct xpoll_item *it)
 
 /*
  * The close of @it's file took @it out of its file's tree and unhooked it
- * (target.c, under the tree lock, which keeps ep alive): the watch is
- * given back to the user now, and the item goes on its instance's closed
- * list, for the instance's reap work (or whoever takes ep->mtx first) to
- * remove.  Its first wait entry, on no queue any more, is its link there.
+ * (target.c, under the tree lock, which keeps ep alive): the item goes on
+ * its instance's closed list, for the instance's reap work (or whoever
+ * takes ep->mtx first) to remove.  Its first wait entry, on no queue any
+ * more, is its link there.  The watch stays charged until then, so that
+ * an instance whose mutex its owner holds (a wait stalled on a page
+ * fault) cannot keep more closed items than the user may have watches.
  */
 void xpoll_item_orphan(struct xpoll_item *it, bool nested)
 {
 	struct xpoll_instance *ep = it->ep;
 	unsigned long flags;
 
-	atomic_long_dec(&ep->user->watches);
 	kref_get(&ep->ref);
 	spin_lock_irqsave(&ep->lock, flags);
 	list_add_tail(&it->pwq.wait.entry,
 		      nested ? &ep->closed_nests : &ep->closed);
 	spin_unlock_irqrestore(&ep->lock, flags);
 	/* Not the last reference: the pending work holds one. */
-	if (!queue_work(xpoll_reap_wq, &ep->reap_work))
+	if (!queue_delayed_work(xpoll_reap_wq, &ep->reap_work, 0))
 		xpoll_instance_put(ep);
 }
 
-/* Takes @it, out of its file's tree and unhooked, out of @ep and frees it. */
+/*
+ * Takes @it, out of its file's tree and unhooked, out of @ep, gives the
+ * watch back and frees it.
+ */
 static void xpoll_item_unlink(struct xpoll_instance *ep,
 			      struct xpoll_item *it, bool nested)
 {
+	atomic_long_dec(&ep->user->watches);
 	rb_erase_cached(&it->rbn, &ep->rbr);
 	spin_lock_irq(&ep->lock);
 	if (!list_empty(&it->rdllink))
@@ -528,24 +534,32 @@ void xpoll_reap_closed(struct xpoll_instance *ep)
 	list_for_each_entry_safe(it, tmp, &nests, pwq.wait.entry)
 		xpoll_item_unlink(ep, it, true);
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_reap_closed);
 
+/*
+ * The reap work of an instance.  It never sleeps on the instance's mutex,
+ * which its owner may hold for as long as it likes: a busy instance is
+ * tried again XPOLL_REAP_RETRY_MS later (its next ctl or release reaps
+ * too), so that no worker of xpoll_reap_wq, which serves every user,
+ * waits for one user.
+ */
 void xpoll_reap_work_fn(struct work_struct *work)
 {
-	struct xpoll_instance *ep = container_of(work, struct xpoll_instance,
+	struct xpoll_instance *ep = container_of(to_delayed_work(work),
+						 struct xpoll_instance,
 						 reap_work);
 
-	mutex_lock(&ep->mtx);
+	if (!mutex_trylock(&ep->mtx)) {
+		/* The queued work keeps our reference; else we drop it. */
+		if (!queue_delayed_work(xpoll_reap_wq, &ep->reap_work,
+					msecs_to_jiffies(XPOLL_REAP_RETRY_MS)))
+			xpoll_instance_put(ep);
+		return;
+	}
 	xpoll_reap_closed(ep);
 	mutex_unlock(&ep->mtx);
 	xpoll_instance_put(ep);
 }
-
-/* Waits until every closed item queued so far is removed (KUnit). */
-void xpoll_flush_closed(void)
-{
-	flush_workqueue(xpoll_reap_wq);
-}
-EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_flush_closed);
 
 /*
  * Removes @it from @ep: takes it out of its file's tree and unhooks its
@@ -562,7 +576,6 @@ bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 	lockdep_assert_held(&ep->mtx);
 	if (!xpoll_target_detach(it, &nested))
 		return false;
-	atomic_long_dec(&ep->user->watches);
 	xpoll_item_unlink(ep, it, nested);
 	return true;
 }

@@ -39,7 +39,7 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	INIT_LIST_HEAD(&ep->parents);
 	INIT_LIST_HEAD(&ep->closed);
 	INIT_LIST_HEAD(&ep->closed_nests);
-	INIT_WORK(&ep->reap_work, xpoll_reap_work_fn);
+	INIT_DELAYED_WORK(&ep->reap_work, xpoll_reap_work_fn);
 	return ep;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
@@ -130,6 +130,9 @@ int xpoll_release(struct inode *inode, struct file *file)
 	xpoll_remove_all(ep);
 	/* No item is left to hold it (wakeup.c). */
 	wakeup_source_unregister(ep->ws);
+	/* Nothing is left to reap; a queued reap work holds a reference. */
+	if (cancel_delayed_work_sync(&ep->reap_work))
+		xpoll_instance_put(ep);
 	xpoll_instance_put(ep);
 	return 0;
 }

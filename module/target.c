@@ -33,11 +33,12 @@
  *   each one): for each item of the closing file it takes the item out
  *   of the file's tree, marks it closed, unhooks its wait entries (the
  *   file's wait queues die in ->release, right after), drops its nesting
- *   edge, gives the watch back to the user and hands the item to its
+ *   edge, counts it off our superblock mark and hands it to its
  *   instance's closed list (ctl.c), whose reap work, or whoever takes
- *   the instance's mutex first, frees it.  It takes no other lock than
- *   the file's tree lock and, inside it, the locks of those steps, and
- *   costs O(items of that file): 1.1 us an item under TCG.
+ *   the instance's mutex first, frees it and gives the watch back.  It
+ *   takes no other lock than the file's tree lock and, inside it, the
+ *   locks of those steps (all spinlocks), and costs O(items of that
+ *   file): 1.1 us an item under TCG.
  * - So items hold no reference on their file: item->file is valid while
  *   the item is in its file's tree, because the file cannot be freed
  *   before its close event, and the close event takes the item out.  A
@@ -82,8 +83,9 @@
  *   or closed.  Taken under ep->mtx (and the topology lock, in a full
  *   ADD), and by the close handler and the reaper with no other lock.
  *   Taken inside it: the target's wait-queue locks (unhooking),
- *   xpoll_nest_lock, ep->lock, the workqueue's (queueing a reap work),
- *   xpoll_pins_lock, and rcu_read_lock() (the path check).  Held for one
+ *   xpoll_nest_lock, ep->lock, the workqueues' (queueing a reap work or
+ *   the mark collector), xpoll_pins_lock, and rcu_read_lock() (the path
+ *   check and xpoll_sbmark_put()).  Held for one
  *   tree descent, O(log items), plus the unhooking of one item, or by
  *   the close handler, the reaper and the path check for one batch of
  *   XPOLL_WATCHER_BATCH items, each bounded (ctl.c, xpoll_up_paths()).
@@ -94,14 +96,17 @@
  *   finished ->release, so its count is not zero then); the reap work
  *   drops it.
  * - xpoll_sbmark_mutex (global) guards the hash of superblock marks
- *   against changes and every count's 0 -> 1 and 1 -> 0; lookups run
- *   under RCU, and a mark counted above zero is in the hash.  Taken under
- *   ep->mtx, by the collector, and by the unmount of a superblock whose
- *   mark is idle (xpoll_freeing_mark()), never around an instance's mutex;
- *   fsnotify's group mark_mutex is taken inside it.  Held for one
+ *   against changes, every count's 0 -> 1, and the collector's test of
+ *   0; lookups run under RCU, and a mark counted above zero is in the
+ *   hash.  Counts go down without it (xpoll_sbmark_put()), under the
+ *   tree lock of the items leaving, while their file, and so its
+ *   superblock, is alive.  Taken under ep->mtx, by the collector, and by
+ *   the unmount of a superblock whose mark is idle
+ *   (xpoll_freeing_mark()), never around an instance's mutex; fsnotify's
+ *   group mark_mutex is taken inside it.  Held for one
  *   fsnotify_add_mark() when a superblock gains its first watched item,
- *   O(1) when it loses its last, and by the collector for O(marks): one
- *   per filesystem with a watched file in the last second.
+ *   and by the collector for O(marks): one per filesystem with a watched
+ *   file in the last second.
  * - xpoll_pins_lock (global spinlock): xpoll_pins and xpoll_nr_pins.
  *   Held for O(pins) by the reaper's pass (pins: watched pty masters and
  *   fanotify event descriptors, each held by its user, so at most
@@ -242,10 +247,13 @@ out:
 }
 
 /*
- * Counts @n items less on @sb.  The last one leaves the mark idle; the
- * collector takes it away XPOLL_SBMARK_IDLE_MS later if it is still idle,
- * so that a program that watches one socket at a time does not add and
- * destroy a mark (and queue fsnotify's SRCU work) for each.
+ * Counts @n items less on @sb, under the tree lock of those items, while
+ * their file is alive (so @sb and our mark are too).  Never sleeps: the
+ * last one leaves the mark idle, and the collector takes it away
+ * XPOLL_SBMARK_IDLE_MS later if it is still idle, so that a program that
+ * watches one socket at a time does not add and destroy a mark (and
+ * queue fsnotify's SRCU work) for each.  (Only 0 -> 1, in
+ * xpoll_sbmark_get(), and the collector's test of 0 need the mutex.)
  */
 static void xpoll_sbmark_put(struct super_block *sb, int n)
 {
@@ -253,18 +261,11 @@ static void xpoll_sbmark_put(struct super_block *sb, int n)
 
 	rcu_read_lock();
 	m = xpoll_sbmark_find(sb);
-	rcu_read_unlock();
 	/* Our own count keeps it in the hash, so it is still there. */
-	if (WARN_ON_ONCE(!m))
-		return;
-	/* At least @n are counted: all but the last cannot reach zero. */
-	if (n > 1 && WARN_ON_ONCE(refcount_sub_and_test(n - 1, &m->items)))
-		return;
-	if (!refcount_dec_and_mutex_lock(&m->items, &xpoll_sbmark_mutex))
-		return;
-	queue_delayed_work(system_unbound_wq, &xpoll_sbmark_gc,
-			   msecs_to_jiffies(XPOLL_SBMARK_IDLE_MS));
-	mutex_unlock(&xpoll_sbmark_mutex);
+	if (!WARN_ON_ONCE(!m) && refcount_sub_and_test(n, &m->items))
+		queue_delayed_work(system_unbound_wq, &xpoll_sbmark_gc,
+				   msecs_to_jiffies(XPOLL_SBMARK_IDLE_MS));
+	rcu_read_unlock();
 }
 
 /* Takes @m out of the hash; under xpoll_sbmark_mutex, @m idle. */
@@ -418,8 +419,7 @@ static void xpoll_fnode_erase(struct xpoll_item *it, unsigned int t)
 /*
  * Takes @it out of its file's tree and unhooks it (xpoll_item_unhook()),
  * under ep->mtx.  Returns false, having done nothing, if its file's close
- * got there first: the item is then on its instance's closed list.  May
- * sleep (the last item of a superblock destroys our mark there).
+ * got there first: the item is then on its instance's closed list.
  */
 bool xpoll_target_detach(struct xpoll_item *it, bool *nested)
 {
@@ -441,12 +441,12 @@ bool xpoll_target_detach(struct xpoll_item *it, bool *nested)
 		       !xpoll_same_file(rb_next(&it->fnode), file);
 	xpoll_fnode_erase(it, t);
 	*nested = xpoll_item_unhook(it);
-	if (last)
-		pin = xpoll_unpin(file);
-	spin_unlock(xpoll_tree_lock(t));
-
 	if (!pinned)
 		xpoll_sbmark_put(xpoll_sb_of(file), 1);
+	else if (last)
+		pin = xpoll_unpin(file);
+	spin_unlock(xpoll_tree_lock(t));
+	/* Past the unlock, @file may be gone: only a pin keeps it. */
 	if (last) {
 		kfree(pin);
 		/* Never the final __fput() here: that is deferred. */
@@ -568,11 +568,11 @@ static bool xpoll_target_close(struct file *file, int *budget)
 		}
 		done = !xpoll_same_file(rbp, file);
 		/* We took the last item of a pinned file: its reference too. */
-		if (done && n && pinned)
-			pin = xpoll_unpin(file);
-		spin_unlock(xpoll_tree_lock(t));
 		if (n && !pinned)
 			xpoll_sbmark_put(xpoll_sb_of(file), n);
+		else if (done && n)
+			pin = xpoll_unpin(file);
+		spin_unlock(xpoll_tree_lock(t));
 		cond_resched();
 	}
 	if (done && pinned && pin) {

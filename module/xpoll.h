@@ -31,19 +31,20 @@
  *    below (ep, file and fd never change after ADD: see target.c), the pwq
  *    lists of items not closed, and the right to scan the ready list
  *    (transfer, instance poll).  Taken with mutex_lock() only at the top
- *    of a system call, the release path, fdinfo and the instance's reap
- *    work (ep->reap_work), never while another xpoll lock is held; full
- *    ADDs only trylock it (ctl.c says why).  Never taken by the close of
- *    a watched file nor by the reaper of pinned files (target.c).  Inside
+ *    of a system call, the release path and fdinfo, never while another
+ *    xpoll lock is held; full ADDs and the instance's reap work
+ *    (ep->reap_work) only trylock it (ctl.c says why).  Never taken by
+ *    the close of a watched file nor by the reaper of pinned files
+ *    (target.c).  Inside
  *    poll chains (f_op->poll of an instance, the re-poll of a nested
  *    instance) it is only ever mutex_trylock()ed: a chain can cross
  *    foreign files (an epoll instance) whose contents we cannot see, so a
  *    blocking acquisition there could close a cycle.  When the trylock
  *    fails the poll answers from the ready list alone (see "Nesting").
  * 3. xpoll_sbmark_mutex (target.c), then fsnotify's group mark_mutex,
- *    taken under ep->mtx (the first or last watched item of a superblock
- *    adds or removes xpoll's fsnotify mark there), and by the close
- *    handler with no lock held (its items were that superblock's last).
+ *    taken under ep->mtx (the first watched item of a superblock adds
+ *    xpoll's fsnotify mark there), by the idle-mark collector and by an
+ *    unmount, with no xpoll lock held.
  * 4. A file tree's lock (spinlock, target.c; the tree is picked by
  *    hashing the file pointer, and a lock serves BITS_PER_LONG trees): the
  *    attach and detach of one file's items, the unhooking of their wait
@@ -121,10 +122,11 @@
  *   unhooked (remove_wait_queue() waits for a callback that runs on that
  *   queue) and its nesting edge dropped, in one hold of the tree's lock:
  *   under ep->mtx by a DEL or a release, or by the close of its file,
- *   which then gives the watch back and puts the item on ep->closed (or
- *   ep->closed_nests), linked through its first wait entry, now on no
- *   queue.  Then, under ep->mtx, it leaves the rbtree and the ready list
- *   and is freed.  So a callback never sees a freed item, and a closed
+ *   which then puts the item on ep->closed (or ep->closed_nests), linked
+ *   through its first wait entry, now on no queue.  Then, under ep->mtx,
+ *   it leaves the rbtree and the ready list, its watch is given back
+ *   (only then: a closed item still counts against max_user_watches),
+ *   and it is freed.  So a callback never sees a freed item, and a closed
  *   item waits in the rbtree, never reported, until ep->reap_work or the
  *   next ctl or release removes it (xpoll_reap_closed()); every lookup
  *   by key runs after that, so a file that reuses a freed file's address
@@ -275,7 +277,7 @@ struct xpoll_instance {
 	/* Items their files' close handed over, under lock (ctl.c). */
 	struct list_head closed;	/* item->pwq.wait.entry */
 	struct list_head closed_nests;	/* the same, for nests */
-	struct work_struct reap_work;	/* removes them */
+	struct delayed_work reap_work;	/* removes them */
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
 	struct rcu_head rcu;		/* freed after a grace period */
 };
@@ -381,7 +383,6 @@ bool xpoll_item_unhook(struct xpoll_item *it);
 void xpoll_item_orphan(struct xpoll_item *it, bool nested);
 void xpoll_reap_closed(struct xpoll_instance *ep);
 void xpoll_reap_work_fn(struct work_struct *work);
-void xpoll_flush_closed(void);
 bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
 struct xpoll_user *xpoll_user_get(kuid_t uid);
 void xpoll_user_put(struct xpoll_user *u);

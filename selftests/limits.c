@@ -660,5 +660,80 @@ TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_close, 60)
 	}
 }
 
+/*
+ * The items that a file's close hands to an instance whose mutex its
+ * owner holds (a wait stalled on a page fault) stay charged to the user
+ * until the instance frees them: else one user could keep any number of
+ * closed items (max_user_watches for each stalled instance; review of
+ * issue 19).  Root (userfaultfd), with a limit of 64: the stalled
+ * instance's 63 items, 62 of them closed, leave room for one watch
+ * elsewhere, and for all 62 again once the stall ends.
+ */
+TEST_F_TIMEOUT(paths, closed_items_of_stalled_instance_stay_charged, 60)
+{
+	enum { LIM = 64, NP = 62 };
+	struct stalled_wait sw = { .be = BE_XPOLL };
+	int e, r, t, n, pr[NP][2], extra[NP];
+	long old = read_long(XPOLL_LIMIT);
+	struct uffd_page u;
+	pthread_t waiter;
+	int64_t t0;
+
+	XP_REQUIRE(BE_XPOLL);
+	if (old < 0 || geteuid() || write_long(XPOLL_LIMIT, LIM))
+		SKIP(return, "cannot set %s (root needed)", XPOLL_LIMIT);
+	r = uffd_page_open(&u);
+	if (r == -ENOSYS || r == -EPERM) {
+		write_long(XPOLL_LIMIT, old);
+		SKIP(return, "userfaultfd: %s", strerror(-r));
+	}
+	ASSERT_EQ(0, r);
+	sw.p = pl_create(BE_XPOLL, 1);
+	t = pl_create(BE_XPOLL, 1);
+	ASSERT_LE(0, e = eventfd(1, EFD_CLOEXEC));
+	ASSERT_EQ(0, pl_ctl(BE_XPOLL, sw.p, EPOLL_CTL_ADD, e, EPOLLIN, 1));
+	for (int i = 0; i < NP; i++) {
+		ASSERT_EQ(0, pipe2(pr[i], O_CLOEXEC));
+		ASSERT_EQ(0, pl_ctl(BE_XPOLL, sw.p, EPOLL_CTL_ADD, pr[i][0],
+				    EPOLLIN, 2));
+		ASSERT_LE(0, extra[i] = eventfd(0, EFD_CLOEXEC));
+	}
+	sw.ev = (struct epoll_event *)u.page;
+	ASSERT_EQ(0, pthread_create(&waiter, NULL, stalled_wait_fn, &sw));
+	ASSERT_TRUE(uffd_page_faulted(&u, 10000));
+
+	for (int i = 0; i < NP; i++) {
+		close(pr[i][0]);
+		close(pr[i][1]);
+	}
+	msleep(200);
+	for (n = 0; n < NP; n++)
+		if (pl_ctl(BE_XPOLL, t, EPOLL_CTL_ADD, extra[n], EPOLLIN, 3))
+			break;
+	TH_LOG("stalled: %d of %d watches added elsewhere", n, NP);
+	EXPECT_EQ(1, n);
+
+	ASSERT_EQ(0, uffd_page_release(&u));
+	ASSERT_EQ(0, pthread_join(waiter, NULL));
+	/* The stalled instance's reap work gets its mutex now. */
+	t0 = now_ns();
+	while (n < NP && now_ns() - t0 < 2000000000LL) {
+		if (pl_ctl(BE_XPOLL, t, EPOLL_CTL_ADD, extra[n], EPOLLIN, 3))
+			msleep(10);
+		else
+			n++;
+	}
+	TH_LOG("after the stall: %d watches elsewhere, within %" PRId64 " ms",
+	       n, (now_ns() - t0) / 1000000);
+	EXPECT_EQ(NP, n);
+	write_long(XPOLL_LIMIT, old);
+	for (int i = 0; i < NP; i++)
+		close(extra[i]);
+	close(t);
+	close(sw.p);
+	close(e);
+	uffd_page_close(&u);
+}
+
 XP_NO_HOOK
 XP_MAIN

@@ -825,10 +825,9 @@ static void xpoll_target_closed(struct kunit *test)
 	put_file(tf);
 	KUNIT_EXPECT_TRUE(test, released);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
-	/* The instances' reap works take the closed items out. */
-	xpoll_flush_closed();
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
+	/* Gone at the next ctl or reap work (nr_items() reaps as one). */
+	KUNIT_EXPECT_EQ(test, nr_items(xf), 0L);
+	KUNIT_EXPECT_EQ(test, nr_items(xf2), 0L);
 	ksink_init(&ks);
 	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
 
@@ -836,8 +835,7 @@ static void xpoll_target_closed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctl(xf2, XPOLL_CTL_ADD, xf, 5, EPOLLIN, 0), 0);
 	KUNIT_EXPECT_EQ(test, file_count(xf), 1L);
 	put_file(xf);
-	xpoll_flush_closed();
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf2)->rbr.rb_root));
+	KUNIT_EXPECT_EQ(test, nr_items(xf2), 0L);
 	put_file(xf2);
 }
 
@@ -863,26 +861,30 @@ static void xpoll_close_while_locked(struct kunit *test)
 	put_file(tf);
 	KUNIT_EXPECT_TRUE(test, released);
 	KUNIT_EXPECT_EQ(test, xpoll_nr_targets(), targets);
-	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base);
-	/* Still in the tree, closed, and never reported. */
+	/* Still in the tree, closed, and still charged to the user. */
 	KUNIT_EXPECT_FALSE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base + 1);
 	mutex_unlock(&ep_of(xf)->mtx);
 	ksink_init(&ks);
 	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
-	xpoll_flush_closed();
+	/* The reap work, tried again after the mutex was free, removed it. */
+	msleep(500);
+	mutex_lock(&ep_of(xf)->mtx);
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
+	mutex_unlock(&ep_of(xf)->mtx);
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base);
 	put_file(xf);
 }
 
-/* Items of @xf once the reap works have removed the closed ones. */
+/* Items of @xf once the closed ones are removed (as a ctl would first). */
 static long nr_items(struct file *xf)
 {
 	struct xpoll_instance *ep = ep_of(xf);
 	struct rb_node *rbp;
 	long n = 0;
 
-	xpoll_flush_closed();
 	mutex_lock(&ep->mtx);
+	xpoll_reap_closed(ep);
 	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp))
 		n++;
 	mutex_unlock(&ep->mtx);
