@@ -684,6 +684,7 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 		xpoll_item_remove(ep, it);
 		return -ENOMEM;
 	}
+	xpoll_busy_add(ep, tfile);
 	if (revents)
 		xpoll_make_ready(ep, it);
 	return 0;

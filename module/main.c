@@ -25,6 +25,7 @@
 
 static_assert(sizeof(struct xpoll_version) == 32);
 static_assert(sizeof(struct xpoll_ctl) == 40);
+static_assert(sizeof(struct xpoll_params) == 24);
 static_assert(sizeof(struct xpoll_wait) == 56);
 static_assert(offsetof(struct xpoll_wait, timeout_ns) == 16);
 static_assert(offsetof(struct xpoll_wait, sigsetsize) == 32);
@@ -161,7 +162,7 @@ static long xpoll_ioc_version(void __user *uarg)
 		return -EINVAL;
 	v.abi_version = XPOLL_ABI_VERSION;
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
-		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH;
+		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
@@ -199,6 +200,10 @@ static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xpoll_ioc_wait(ep, uarg);
 	case XPOLL_IOC_CTL_BATCH:
 		return xpoll_ioc_ctl_batch(ep, uarg);
+	case XPOLL_IOC_SET_PARAMS:
+		return xpoll_ioc_set_params(ep, uarg);
+	case XPOLL_IOC_GET_PARAMS:
+		return xpoll_ioc_get_params(ep, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -249,12 +254,14 @@ static int __init xpoll_init(void)
 	err = xpoll_target_init();
 	if (err)
 		goto out_ctl;
+	xpoll_busy_init();
 	err = misc_register(&xpoll_misc);
 	if (err)
 		goto out_target;
 	return 0;
 
 out_target:
+	xpoll_busy_exit();
 	xpoll_target_exit();
 out_ctl:
 	xpoll_ctl_exit();
@@ -266,6 +273,7 @@ out_cb:
 static void __exit xpoll_exit(void)
 {
 	misc_deregister(&xpoll_misc);
+	xpoll_busy_exit();
 	xpoll_target_exit();
 	xpoll_ctl_exit();
 	xpoll_cb_exit();

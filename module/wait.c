@@ -263,6 +263,11 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		}
 		if (timed_out)
 			return 0;
+		/* Busy polling, if on for @ep: events may come meanwhile. */
+		if (xpoll_busy_loop(ep)) {
+			eavail = 1;
+			continue;
+		}
 		if (signal_pending(current))
 			return -EINTR;
 

@@ -279,6 +279,11 @@ struct xpoll_instance {
 	struct list_head closed_nests;	/* the same, for nests */
 	struct delayed_work reap_work;	/* removes them */
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
+	/* Busy polling (busy.c). */
+	unsigned int napi_id;		/* queue to busy-poll; 0: none */
+	u32 busy_poll_usecs;		/* XPOLL_IOC_SET_PARAMS */
+	u16 busy_poll_budget;
+	u8 prefer_busy_poll;
 	struct rcu_head rcu;		/* freed after a grace period */
 };
 
@@ -425,6 +430,15 @@ static inline bool xpoll_item_wakeup(const struct xpoll_item *it)
 {
 	return unlikely(READ_ONCE(it->events) & EPOLLWAKEUP);
 }
+
+/* busy.c */
+void xpoll_busy_note(struct xpoll_instance *ep, struct file *file);
+void xpoll_busy_add(struct xpoll_instance *ep, struct file *file);
+bool xpoll_busy_loop(struct xpoll_instance *ep);
+long xpoll_ioc_set_params(struct xpoll_instance *ep, void __user *uarg);
+long xpoll_ioc_get_params(struct xpoll_instance *ep, void __user *uarg);
+void xpoll_busy_init(void);
+void xpoll_busy_exit(void);
 
 /* batch.c */
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);

@@ -740,5 +740,43 @@ TEST_F_TIMEOUT(fanout, nested_child_closed_canary_eof, 300)
 	munmap(r, sizeof(*r));
 }
 
+/*
+ * Pins a known difference (README): an instance polled from outside
+ * (poll(), select(), epoll) answers for an epoll target from the ready
+ * list, without re-polling it, where an epoll instance re-polls its epoll
+ * target.  Leaf eventfd in epoll E, E in the outer instance, the leaf
+ * written and drained again: poll() of an outer epoll says not ready, of
+ * an outer xpoll ready (a spurious readiness, never a lost one); a wait
+ * on the outer xpoll re-polls E and reports nothing.
+ */
+TEST(outer_poll_of_epoll_target_answers_from_ready_list)
+{
+	int got[2];
+
+	XP_REQUIRE(BE_XPOLL);
+	for (int be = BE_EPOLL; be <= BE_XPOLL; be++) {
+		struct epoll_event ev[4];
+		int e = epoll_create1(EPOLL_CLOEXEC), o = pl_create(be, 1);
+		int leaf = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event lev = { .events = EPOLLIN };
+		struct pollfd p = { .fd = o, .events = POLLIN };
+
+		ASSERT_LE(0, e);
+		ASSERT_LE(0, o);
+		ASSERT_EQ(0, epoll_ctl(e, EPOLL_CTL_ADD, leaf, &lev));
+		ASSERT_EQ(0, pl_ctl(be, o, EPOLL_CTL_ADD, e, EPOLLIN, 1));
+		bump(leaf);
+		drain(leaf);
+		got[be] = poll(&p, 1, 0);
+		TH_LOG("%s outer: poll() says %d", be_name[be], got[be]);
+		EXPECT_EQ(0, pl_poll0(be, o, ev));
+		close(leaf);
+		close(o);
+		close(e);
+	}
+	EXPECT_EQ(0, got[BE_EPOLL]);
+	EXPECT_EQ(1, got[BE_XPOLL]);
+}
+
 XP_NO_HOOK
 XP_MAIN

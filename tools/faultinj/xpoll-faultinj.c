@@ -259,6 +259,29 @@ static void undo_add_pinned(void)
 	xp_ctl(inst, XPOLL_CTL_DEL, extra_pty, 0, 0);
 }
 
+/*
+ * EPOLLWAKEUP (root, a PM_SLEEP kernel): the item's wakeup source and its
+ * instance's, both registered in sysfs.  Without PM_SLEEP the bit is
+ * dropped and nothing is allocated: the sweep then covers plain ADD.
+ */
+static int op_add_wakeup(void)
+{
+	return xp_ctl(inst, XPOLL_CTL_ADD, extra_e, EPOLLIN | EPOLLWAKEUP,
+		      0x18);
+}
+
+static void undo_add_wakeup(void)
+{
+	xp_ctl(inst, XPOLL_CTL_DEL, extra_e, 0, 0);
+}
+
+/* A MOD that adds EPOLLWAKEUP: as epoll, a source it cannot have is
+ * done without, so it succeeds ("absorbed") or leaves all as it was. */
+static int op_mod_wakeup(void)
+{
+	return xp_ctl(inst, XPOLL_CTL_MOD, e_ready, EPOLLIN | EPOLLWAKEUP, 0x1);
+}
+
 static int op_mod(void)
 {
 	return xp_ctl(inst, XPOLL_CTL_MOD, e_ready, EPOLLIN | EPOLLOUT, 0x1);
@@ -333,6 +356,8 @@ static const struct op ops[] = {
 	{ "ctl_add_socket_exclusive", op_add_sock, undo_add_sock, 0 },
 	{ "ctl_add_first_file_of_a_filesystem", op_add_first_on_fs, undo_add_first_on_fs, 0 },
 	{ "ctl_add_pty_master_pinned", op_add_pinned, undo_add_pinned, 0 },
+	{ "ctl_add_wakeup_source", op_add_wakeup, undo_add_wakeup, 0 },
+	{ "ctl_mod_adds_wakeup_source", op_mod_wakeup, undo_mod, 0 },
 	{ "ctl_mod", op_mod, undo_mod, 0 },
 	{ "ctl_del", op_del, undo_del, 0 },
 	{ "wait", op_wait, nothing, 0 },

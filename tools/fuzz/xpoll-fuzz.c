@@ -11,7 +11,7 @@
  * WAIT never returns more than maxevents and never writes past the events
  * it returned (a canary follows them).
  *
- * Inputs: commands (the three real ones, unknown ones in and out of xpoll's
+ * Inputs: commands (the real ones, unknown ones in and out of xpoll's
  * magic, real ones with the size or direction bits wrong), argument
  * pointers (valid, NULL, unmapped, straddling into an unmapped page,
  * read-only, kernel, non-canonical, misaligned), struct fields (random ops,
@@ -309,6 +309,10 @@ static unsigned long bad_cmd(uint64_t *rs)
 		_IO(XPOLL_IOC_MAGIC, 0x00), _IO(XPOLL_IOC_MAGIC, 0x01),
 		_IO(XPOLL_IOC_MAGIC, 0x02), _IO(XPOLL_IOC_MAGIC, 0x03),
 		_IOR(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch),
+		_IOR(XPOLL_IOC_MAGIC, 0x10, struct xpoll_params),
+		_IOW(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params),
+		_IOW(XPOLL_IOC_MAGIC, 0x10, __u64),
+		_IO(XPOLL_IOC_MAGIC, 0x10), _IO(XPOLL_IOC_MAGIC, 0x11),
 	};
 	unsigned long c;
 	unsigned int type;
@@ -316,9 +320,12 @@ static unsigned long bad_cmd(uint64_t *rs)
 	switch (rnd(rs) % 3) {
 	case 0:
 		return mangled[rnd(rs) % (sizeof(mangled) / sizeof(mangled[0]))];
-	case 1:	/* reserved numbers of xpoll's magic, any size (0-3 are real) */
-		return _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 4 + rnd(rs) % 252,
-			    rnd(rs) % 256);
+	case 1:	/* numbers of xpoll's magic that are no command, any size */
+		do {
+			c = _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 4 + rnd(rs) % 252,
+				 rnd(rs) % 256);
+		} while (c == XPOLL_IOC_SET_PARAMS || c == XPOLL_IOC_GET_PARAMS);
+		return c;
 	default:
 		/*
 		 * Anything else, except the types the VFS answers itself for
@@ -508,6 +515,43 @@ static void fz_wait(int xfd, uint64_t *rs)
 				}
 		}
 	}
+}
+
+/* XPOLL_IOC_SET_PARAMS / GET_PARAMS (busy polling), valid and not. */
+static void fz_params(int xfd, uint64_t *rs)
+{
+	struct xpoll_params pa, *p;
+	int kind, ret, err, must = 0;
+
+	memset(&pa, 0, sizeof(pa));
+	if (chance(rs, 3)) {
+		p = pick_ptr(rs, &pa, sizeof(pa), &kind);
+		ret = ioctl(xfd, XPOLL_IOC_GET_PARAMS, p);
+		err = errno;
+		/* GET writes: read-only memory must fail too */
+		judge("GET_PARAMS", ret, err, kind != P_GOOD && kind != P_MAYBE, 0);
+		return;
+	}
+	/* Small times mostly: a socket with a NAPI id would busy-poll. */
+	pa.busy_poll_usecs = chance(rs, 8) ? (uint32_t)rnd(rs) : rnd(rs) % 64;
+	pa.busy_poll_budget = chance(rs, 4) ? (uint16_t)rnd(rs) : rnd(rs) % 65;
+	pa.prefer_busy_poll = chance(rs, 8) ? (uint8_t)rnd(rs) : rnd(rs) & 1;
+	if (chance(rs, 10))
+		pa.pad = (uint8_t)rnd(rs) | 1;
+	if (chance(rs, 10))
+		pa.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+	must = pa.pad || pa.reserved[0] || pa.reserved[1] ||
+	       pa.busy_poll_usecs > 0x7fffffff || pa.prefer_busy_poll > 1;
+	p = pick_ptr(rs, &pa, sizeof(pa), &kind);
+	if (kind == P_GOOD && p != &pa)
+		memcpy(p, &pa, sizeof(pa));
+	ret = ioctl(xfd, XPOLL_IOC_SET_PARAMS, p);
+	err = errno;
+	/* read-only memory holds zeros: a valid setting */
+	if (kind == P_GOOD)
+		judge("SET_PARAMS", ret, err, must, 0);
+	else
+		judge("SET_PARAMS", ret, err, kind != P_MAYBE && kind != P_RO, 0);
 }
 
 static void fz_unknown(int xfd, uint64_t *rs)
@@ -952,8 +996,11 @@ static void *fuzzer(void *arg)
 		case 3:
 			fz_version(self, &rs);
 			break;
-		case 4: case 5:
+		case 4:
 			fz_unknown(self, &rs);
+			break;
+		case 5:
+			fz_params(chance(&rs, 4) ? pick_fd(&rs, self) : self, &rs);
 			break;
 		case 6: case 7: case 8:
 			fz_foreign(&rs);

@@ -38,6 +38,7 @@
 #define XPOLL_FEAT_WAIT		_BITULL(1)	/* XPOLL_IOC_WAIT, with sigmask */
 #define XPOLL_FEAT_POLL		_BITULL(2)	/* instance is pollable/nestable */
 #define XPOLL_FEAT_FDINFO	_BITULL(3)	/* items listed in fdinfo */
+#define XPOLL_FEAT_PARAMS	_BITULL(4)	/* XPOLL_IOC_{SET,GET}_PARAMS */
 #define XPOLL_FEAT_CTL_BATCH	_BITULL(8)	/* XPOLL_IOC_CTL_BATCH */
 /*
  * Reserved for what comes next, not reported by this version:
@@ -105,6 +106,25 @@ struct xpoll_ctl_batch {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * Busy polling of an instance, as Linux 6.9's struct epoll_params
+ * (EPIOCSPARAMS / EPIOCGPARAMS), with the same rules.  A wait that finds
+ * nothing ready busy-polls the NAPI queue of the last socket with one
+ * that became ready, before it sleeps, for busy_poll_usecs; 0 there means
+ * the net.core.busy_poll sysctl decides, as for epoll.  SET fails with
+ * EINVAL for pad or reserved not 0, busy_poll_usecs above INT32_MAX or
+ * prefer_busy_poll above 1, and with EPERM for busy_poll_budget above 64
+ * without CAP_NET_ADMIN; both fail with EOPNOTSUPP on a kernel without
+ * CONFIG_NET_RX_BUSY_POLL.
+ */
+struct xpoll_params {
+	__u32 busy_poll_usecs;	/* 0: the sysctl's; at most INT32_MAX */
+	__u16 busy_poll_budget;	/* packets per poll; 0: 8 */
+	__u8 prefer_busy_poll;	/* 0 or 1 */
+	__u8 pad;		/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define XPOLL_IOC_MAGIC		0xB8
 /* Returns 0. */
 #define XPOLL_IOC_VERSION	_IOWR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version)
@@ -115,5 +135,8 @@ struct xpoll_ctl_batch {
 /* Returns the number of results stored (see struct xpoll_ctl_batch). */
 #define XPOLL_IOC_CTL_BATCH	_IOW(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch)
 /* 0x04..0x0f are reserved for the commands the feature bits above name. */
+/* Return 0 (see struct xpoll_params). */
+#define XPOLL_IOC_SET_PARAMS	_IOW(XPOLL_IOC_MAGIC, 0x10, struct xpoll_params)
+#define XPOLL_IOC_GET_PARAMS	_IOR(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params)
 
 #endif /* _UAPI_LINUX_XPOLL_H */
