@@ -11,7 +11,7 @@
  * entry once per batch instead of once per change.
  *
  * Each change goes through the same code as XPOLL_IOC_CTL (xpoll_ctl_one()
- * in main.c), so checks and errno cannot drift apart, and takes ep->mtx on
+ * in ctl.c), so checks and errno cannot drift apart, and takes ep->mtx on
  * its own: the batch is not atomic, and a concurrent ctl or wait on the
  * instance may run between two of its changes.  The batch holds no lock
  * across changes, so it adds no lock rule (see xpoll.h).

@@ -834,6 +834,15 @@ int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
 	return err;
 }
 
+/* One change, from XPOLL_IOC_CTL or from a batch (batch.c). */
+int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
+{
+	if (c->flags || c->reserved[0] || c->reserved[1])
+		return -EINVAL;
+	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
+			    c->data);
+}
+
 int xpoll_ctl_init(void)
 {
 	/* 32-byte alignment: see the layout of struct xpoll_item. */

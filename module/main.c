@@ -14,7 +14,6 @@
  * (xpoll_u64_to_uptr()).
  */
 #include <linux/compat.h>
-#include <linux/magic.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -35,6 +34,7 @@ static_assert(offsetof(struct xpoll_ctl_batch, nr) == 16);
 static_assert(!(sizeof(struct xpoll_version) % 8) &&
 	      !(sizeof(struct xpoll_ctl) % 8) &&
 	      !(sizeof(struct xpoll_wait) % 8) &&
+	      !(sizeof(struct xpoll_params) % 8) &&
 	      !(sizeof(struct xpoll_ctl_batch) % 8));
 #ifdef CONFIG_X86_64
 static_assert(sizeof(struct epoll_event) == 12);
@@ -89,69 +89,6 @@ static void xpoll_default_watches(void)
 	xpoll_max_user_watches = max_user_watches;
 }
 
-/*
- * epoll's file_operations are not exported; an epoll file is an anonymous
- * inode file named "[eventpoll]".  The first one seen tells us epoll's
- * f_op, and from then on a pointer comparison answers.  Until then, the
- * last f_op found not to be epoll's answers for files of the same kind (an
- * f_op is epoll's for every file or for none, and epoll's is built in, so
- * neither pointer can go stale), so a run of ADDs of eventfds or sockets
- * does not read each one's superblock and name.
- */
-static const struct file_operations *xpoll_epoll_fops;
-static const struct file_operations *xpoll_other_fops;
-
-bool xpoll_file_is_epoll(struct file *file)
-{
-	const struct file_operations *fops = READ_ONCE(xpoll_epoll_fops);
-	const struct qstr *name;
-
-	if (fops)
-		return file->f_op == fops;
-	if (file->f_op == READ_ONCE(xpoll_other_fops))
-		return false;
-	name = &file->f_path.dentry->d_name;
-	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
-	    name->len != sizeof("[eventpoll]") - 1 ||
-	    memcmp(name->name, "[eventpoll]", name->len)) {
-		WRITE_ONCE(xpoll_other_fops, file->f_op);
-		return false;
-	}
-	WRITE_ONCE(xpoll_epoll_fops, file->f_op);
-	return true;
-}
-
-enum xpoll_kind xpoll_kind_of(struct file *file)
-{
-	if (file->f_op == &xpoll_fops)
-		return XPOLL_KIND_XPOLL;
-	if (xpoll_file_is_epoll(file))
-		return XPOLL_KIND_EPOLL;
-	return XPOLL_KIND_FILE;
-}
-
-/*
- * Copies an ioctl argument in.  Each one is a whole number of 64-bit
- * words (checked above): read in one user-access section, they cost a
- * small ctl or wait less than the generic copy routine, and that copy is
- * a cost epoll's register arguments do not have.  A misaligned argument
- * takes the generic path.
- *
- * The structs it fills are declared __uninitialized on the hot paths:
- * with CONFIG_INIT_STACK_ALL_ZERO (Debian's kernel) the compiler would
- * zero them first with a REP STOS on every call, which under TCG runs one
- * translated block per word; the copy writes every byte, or the call
- * fails without reading any.
- */
-int xpoll_copy_arg(void *dst, const void __user *src, size_t size)
-{
-	size_t nwords = size / sizeof(u64);
-
-	if (!IS_ALIGNED((unsigned long)src, sizeof(u64)))
-		return copy_from_user(dst, src, size) ? -EFAULT : 0;
-	return xpoll_read_words(dst, src, nwords) == nwords ? 0 : -EFAULT;
-}
-
 static long xpoll_ioc_version(void __user *uarg)
 {
 	struct xpoll_version v;
@@ -166,15 +103,6 @@ static long xpoll_ioc_version(void __user *uarg)
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
-}
-
-/* One change, from XPOLL_IOC_CTL or from a batch (batch.c). */
-int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
-{
-	if (c->flags || c->reserved[0] || c->reserved[1])
-		return -EINVAL;
-	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
-			    c->data);
 }
 
 static long xpoll_ioc_ctl(struct xpoll_instance *ep, void __user *uarg)

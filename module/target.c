@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Target files: how long an item may use its file, and how xpoll learns
- * that the file is gone.
+ * Target files: what kind of file a target is (xpoll_kind_of()), how long
+ * an item may use its file, and how xpoll learns that the file is gone.
  *
  * fs/eventpoll.c unhooks a file's epoll items from __fput()
  * (eventpoll_release()).  A module cannot add a call there, but __fput()
@@ -125,6 +125,7 @@
 #include <linux/fsnotify_backend.h>
 #include <linux/hash.h>
 #include <linux/hashtable.h>
+#include <linux/magic.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
@@ -321,6 +322,47 @@ static void xpoll_freeing_mark(struct fsnotify_mark *mark,
 static void xpoll_free_mark(struct fsnotify_mark *mark)
 {
 	kfree_rcu(container_of(mark, struct xpoll_sbmark, mark), rcu);
+}
+
+/*
+ * epoll's file_operations are not exported; an epoll file is an anonymous
+ * inode file named "[eventpoll]".  The first one seen tells us epoll's
+ * f_op, and from then on a pointer comparison answers.  Until then, the
+ * last f_op found not to be epoll's answers for files of the same kind (an
+ * f_op is epoll's for every file or for none, and epoll's is built in, so
+ * neither pointer can go stale), so a run of ADDs of eventfds or sockets
+ * does not read each one's superblock and name.
+ */
+static const struct file_operations *xpoll_epoll_fops;
+static const struct file_operations *xpoll_other_fops;
+
+bool xpoll_file_is_epoll(struct file *file)
+{
+	const struct file_operations *fops = READ_ONCE(xpoll_epoll_fops);
+	const struct qstr *name;
+
+	if (fops)
+		return file->f_op == fops;
+	if (file->f_op == READ_ONCE(xpoll_other_fops))
+		return false;
+	name = &file->f_path.dentry->d_name;
+	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    name->len != sizeof("[eventpoll]") - 1 ||
+	    memcmp(name->name, "[eventpoll]", name->len)) {
+		WRITE_ONCE(xpoll_other_fops, file->f_op);
+		return false;
+	}
+	WRITE_ONCE(xpoll_epoll_fops, file->f_op);
+	return true;
+}
+
+enum xpoll_kind xpoll_kind_of(struct file *file)
+{
+	if (file->f_op == &xpoll_fops)
+		return XPOLL_KIND_XPOLL;
+	if (xpoll_file_is_epoll(file))
+		return XPOLL_KIND_EPOLL;
+	return XPOLL_KIND_FILE;
 }
 
 /* Tree order: by file pointer, then by item address (values only). */

@@ -342,7 +342,8 @@ extern unsigned long xpoll_max_user_watches;
 /*
  * Reads up to @nwords 64-bit words from user memory at @src (aligned) in
  * one user-access section; returns how many were read, fewer only on a
- * fault.  The fast path of every argument and batch read (main.c, batch.c):
+ * fault.  The fast path of every argument and batch read
+ * (xpoll_copy_arg(), batch.c):
  * inline, as a call and return cost about as much as a word under TCG.
  */
 static inline size_t xpoll_read_words(u64 *dst, const u64 __user *src,
@@ -359,12 +360,28 @@ out:
 	return i;
 }
 
-/* main.c */
-int xpoll_copy_arg(void *dst, const void __user *src, size_t size);
-struct xpoll_ctl;
-int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c);
-bool xpoll_file_is_epoll(struct file *file);
-enum xpoll_kind xpoll_kind_of(struct file *file);
+/*
+ * Copies an ioctl argument in.  Each one is a whole number of 64-bit
+ * words (checked in main.c): read in one user-access section, they cost a
+ * small ctl or wait less than the generic copy routine, and that copy is
+ * a cost epoll's register arguments do not have.  A misaligned argument
+ * takes the generic path.
+ *
+ * The structs it fills are declared __uninitialized on the hot paths:
+ * with CONFIG_INIT_STACK_ALL_ZERO (Debian's kernel) the compiler would
+ * zero them first with a REP STOS on every call, which under TCG runs one
+ * translated block per word; the copy writes every byte, or the call
+ * fails without reading any.
+ */
+static inline int xpoll_copy_arg(void *dst, const void __user *src,
+				 size_t size)
+{
+	size_t nwords = size / sizeof(u64);
+
+	if (!IS_ALIGNED((unsigned long)src, sizeof(u64)))
+		return copy_from_user(dst, src, size) ? -EFAULT : 0;
+	return xpoll_read_words(dst, src, nwords) == nwords ? 0 : -EFAULT;
+}
 
 /* instance.c */
 struct xpoll_instance *xpoll_instance_alloc(void);
@@ -378,6 +395,8 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 void xpoll_remove_all(struct xpoll_instance *ep);
 
 /* ctl.c */
+struct xpoll_ctl;
+int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c);
 int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 		   int fd, __poll_t events, u64 data);
 int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
@@ -444,6 +463,8 @@ void xpoll_busy_exit(void);
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */
+bool xpoll_file_is_epoll(struct file *file);
+enum xpoll_kind xpoll_kind_of(struct file *file);
 int xpoll_target_attach(struct xpoll_item *it);
 typedef bool (*xpoll_watcher_fn_t)(void *arg, struct xpoll_instance *ep);
 bool xpoll_target_visit_watchers(struct file *file, xpoll_watcher_fn_t fn,
