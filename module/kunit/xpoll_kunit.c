@@ -801,6 +801,21 @@ static void xpoll_instance_lifecycle(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, released);
 }
 
+/* Items of @xf once the closed ones are removed (as a ctl would first). */
+static long nr_items(struct file *xf)
+{
+	struct xpoll_instance *ep = ep_of(xf);
+	struct rb_node *rbp;
+	long n = 0;
+
+	mutex_lock(&ep->mtx);
+	xpoll_reap_closed(ep);
+	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp))
+		n++;
+	mutex_unlock(&ep->mtx);
+	return n;
+}
+
 static void xpoll_target_closed(struct kunit *test)
 {
 	struct file *xf = inst_new(test), *xf2 = inst_new(test);
@@ -876,20 +891,6 @@ static void xpoll_close_while_locked(struct kunit *test)
 	put_file(xf);
 }
 
-/* Items of @xf once the closed ones are removed (as a ctl would first). */
-static long nr_items(struct file *xf)
-{
-	struct xpoll_instance *ep = ep_of(xf);
-	struct rb_node *rbp;
-	long n = 0;
-
-	mutex_lock(&ep->mtx);
-	xpoll_reap_closed(ep);
-	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp))
-		n++;
-	mutex_unlock(&ep->mtx);
-	return n;
-}
 
 /*
  * Hundreds of files, every other one closed, a third of them also watched
