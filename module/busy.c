@@ -91,27 +91,46 @@ void xpoll_busy_note(struct xpoll_instance *ep, struct file *file)
 		WRITE_ONCE(ep->napi_id, napi_id);
 }
 
+struct xpoll_busy {
+	struct xpoll_instance *ep;
+	unsigned long usecs;		/* how long this loop may last */
+};
+
+/*
+ * The loop ends at an event, at its time, and also at a signal (epoll's
+ * does not look: with an instance's own busy_poll_usecs, up to INT32_MAX
+ * us, a killed task would spin on for as long).
+ */
 static bool xpoll_busy_loop_end(void *arg, unsigned long start_time)
 {
-	struct xpoll_instance *ep = arg;
+	struct xpoll_busy *b = arg;
 
-	return xpoll_events_available(ep) ||
-	       time_after(busy_loop_current_time(),
-			  start_time + xpoll_busy_usecs(ep));
+	return xpoll_events_available(b->ep) || signal_pending(current) ||
+	       time_after(busy_loop_current_time(), start_time + b->usecs);
 }
 
 /*
  * Before a wait sleeps: busy-polls @ep's NAPI queue if busy polling is on
- * for it.  True if events are ready afterwards.
+ * for it, for its time but not past the wait's own end (@expires, NULL:
+ * none).  True if events are ready afterwards.
  */
-bool xpoll_busy_loop(struct xpoll_instance *ep)
+bool xpoll_busy_loop(struct xpoll_instance *ep, const ktime_t *expires)
 {
 	unsigned int napi_id = READ_ONCE(ep->napi_id);
+	struct xpoll_busy b = { .ep = ep };
+	s64 left;
 
 	xpoll_sysctl_refresh();
-	if (napi_id < MIN_NAPI_ID || !xpoll_busy_usecs(ep))
+	b.usecs = xpoll_busy_usecs(ep);
+	if (napi_id < MIN_NAPI_ID || !b.usecs)
 		return false;
-	napi_busy_loop(napi_id, xpoll_busy_loop_end, ep,
+	if (expires) {
+		left = ktime_us_delta(*expires, ktime_get());
+		if (left <= 0)
+			return false;
+		b.usecs = min_t(unsigned long, b.usecs, left);
+	}
+	napi_busy_loop(napi_id, xpoll_busy_loop_end, &b,
 		       READ_ONCE(ep->prefer_busy_poll),
 		       READ_ONCE(ep->busy_poll_budget) ?: BUSY_POLL_BUDGET);
 	if (xpoll_events_available(ep))
@@ -143,6 +162,13 @@ long xpoll_ioc_set_params(struct xpoll_instance *ep, void __user *uarg)
 		return -EINVAL;
 	if (p.busy_poll_budget > NAPI_POLL_WEIGHT && !capable(CAP_NET_ADMIN))
 		return -EPERM;
+	/*
+	 * Not 6.9's rule: as SO_PREFER_BUSY_POLL on 6.1, preferring busy
+	 * polling (which keeps a queue's interrupts off for the busy poller,
+	 * and so delays everyone's packets on it) needs CAP_NET_ADMIN.
+	 */
+	if (p.prefer_busy_poll && !capable(CAP_NET_ADMIN))
+		return -EPERM;
 	if (p.reserved[0] || p.reserved[1])
 		return -EINVAL;
 	WRITE_ONCE(ep->busy_poll_usecs, p.busy_poll_usecs);
@@ -172,7 +198,11 @@ void xpoll_busy_init(void)
 			PTR_ERR(f));
 		return;
 	}
+	/* Our reads are nobody's business (no IN_ACCESS every 10 ms). */
+	f->f_mode |= FMODE_NONOTIFY;
 	xpoll_sysctl_file = f;
+	WRITE_ONCE(xpoll_sysctl_read_at, jiffies - msecs_to_jiffies(XPOLL_SYSCTL_MS) - 1);
+	xpoll_sysctl_refresh();
 }
 
 void xpoll_busy_exit(void)
@@ -187,7 +217,7 @@ void xpoll_busy_note(struct xpoll_instance *ep, struct file *file)
 {
 }
 
-bool xpoll_busy_loop(struct xpoll_instance *ep)
+bool xpoll_busy_loop(struct xpoll_instance *ep, const ktime_t *expires)
 {
 	return false;
 }

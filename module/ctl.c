@@ -482,6 +482,9 @@ void xpoll_item_orphan(struct xpoll_item *it, bool nested)
 	struct xpoll_instance *ep = it->ep;
 	unsigned long flags;
 
+	/* Never reported again: it keeps the system awake no longer. */
+	if (xpoll_item_wakeup(it))
+		xpoll_wakeup_relax(it);
 	kref_get(&ep->ref);
 	spin_lock_irqsave(&ep->lock, flags);
 	list_add_tail(&it->pwq.wait.entry,
@@ -742,6 +745,16 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 			return -EINVAL;
 	}
 
+	/*
+	 * Closed items first, outside the global lock: freeing them may sleep
+	 * (wakeup.c).  Those closed after this are reaped under the locks.
+	 */
+	if (unlikely(!list_empty(&ep->closed) ||
+		     !list_empty(&ep->closed_nests))) {
+		mutex_lock(&ep->mtx);
+		xpoll_reap_closed(ep);
+		mutex_unlock(&ep->mtx);
+	}
 again:
 	/*
 	 * A full ADD (see the top comment).  Whether @ep is watched is read

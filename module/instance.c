@@ -166,6 +166,8 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 			break;
 		}
 		/* Not ready for what it wants, or its file closed. */
+		if (xpoll_item_wakeup(it))
+			xpoll_wakeup_relax(it);
 		list_del_init(&it->rdllink);
 	}
 	xpoll_done_scan(ep, &txlist);

@@ -141,8 +141,12 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 				xpoll_wakeup_stay_awake(it);
 		}
 	}
-	for (i = c->n - 1; i >= stored; i--)
+	for (i = c->n - 1; i >= stored; i--) {
 		list_add(&c->items[i]->rdllink, txlist);
+		/* Still ready: handed over for nothing (wakeup.c). */
+		if (xpoll_item_wakeup(c->items[i]))
+			xpoll_wakeup_stay_awake(c->items[i]);
+	}
 	c->n = 0;
 	*res += stored;
 	return whole;
@@ -264,7 +268,7 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		if (timed_out)
 			return 0;
 		/* Busy polling, if on for @ep: events may come meanwhile. */
-		if (xpoll_busy_loop(ep)) {
+		if (xpoll_busy_loop(ep, to)) {
 			eavail = 1;
 			continue;
 		}

@@ -18,8 +18,9 @@
  * address, read under RCU by the callback, changed under
  * xpoll_wakeups_lock (O(1) holds) by ADD, MOD and removal under ep->mtx.
  * Only items with EPOLLWAKEUP look it up.  A source is unregistered after
- * its entry left the hash; wakeup_source_unregister() waits for an RCU
- * grace period, as epoll's does, so no callback still uses it.
+ * its entry left the hash and an RCU grace period (synchronize_rcu(), as
+ * epoll's ep_destroy_wakeup_source(): wakeup_source_unregister() waits
+ * only for its own SRCU), so no callback still uses it.
  */
 #include <linux/dcache.h>
 #include <linux/hashtable.h>
@@ -93,9 +94,22 @@ void xpoll_wakeup_detach(struct xpoll_item *it)
 	spin_unlock(&xpoll_wakeups_lock);
 	if (!w)
 		return;
-	/* Waits for an RCU grace period: no reader has @w after it. */
+	/* A callback that found @w under rcu_read_lock() is done after it. */
+	synchronize_rcu();
 	wakeup_source_unregister(w->ws);
 	kfree(w);
+}
+
+/* Lets the system sleep again as far as @it goes.  Any context. */
+void xpoll_wakeup_relax(const struct xpoll_item *it)
+{
+	struct xpoll_wakeup *w;
+
+	rcu_read_lock();
+	w = xpoll_wakeup_find(it);
+	if (w)
+		__pm_relax(w->ws);
+	rcu_read_unlock();
 }
 
 /* Keeps the system awake for @it, now ready.  Any context. */

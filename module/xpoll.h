@@ -85,7 +85,8 @@
  *   epoll holds its global epmutex for the same two walks.  Grows with the
  *   watches of the graph being changed, never with a wait: it is not held
  *   while sleeping on an instance's mutex.  Unlinking an edge does not
- *   take it.
+ *   take it.  A ctl reaps its instance's closed items before it takes it;
+ *   only those closed in the moment between are reaped under it.
  * - xpoll_nest_lock (spinlock): O(1), one edge linked or unlinked.
  * - File tree locks (1024 hashed spinlocks, target.c): one tree descent,
  *   O(log items), and one item's unhooking per acquisition, or 64
@@ -441,6 +442,7 @@ int xpoll_wakeup_attach(struct xpoll_instance *ep, struct xpoll_item *it,
 			struct file *file);
 void xpoll_wakeup_detach(struct xpoll_item *it);
 void xpoll_wakeup_stay_awake(const struct xpoll_item *it);
+void xpoll_wakeup_relax(const struct xpoll_item *it);
 void xpoll_wakeup_handover(struct xpoll_instance *ep,
 			   const struct xpoll_item *it);
 
@@ -453,7 +455,7 @@ static inline bool xpoll_item_wakeup(const struct xpoll_item *it)
 /* busy.c */
 void xpoll_busy_note(struct xpoll_instance *ep, struct file *file);
 void xpoll_busy_add(struct xpoll_instance *ep, struct file *file);
-bool xpoll_busy_loop(struct xpoll_instance *ep);
+bool xpoll_busy_loop(struct xpoll_instance *ep, const ktime_t *expires);
 long xpoll_ioc_set_params(struct xpoll_instance *ep, void __user *uarg);
 long xpoll_ioc_get_params(struct xpoll_instance *ep, void __user *uarg);
 void xpoll_busy_init(void);

@@ -11,8 +11,9 @@
  * namespace's /proc/net/netstat counts the packets busy polling took.
  * It must move with net.core.busy_poll on, and stay put with it off, on
  * both; and on xpoll with the instance's own setting
- * (XPOLL_IOC_SET_PARAMS) and the sysctl off.  The rules of that ioctl
- * are checked too (as 6.9's EPIOCSPARAMS).
+ * (XPOLL_IOC_SET_PARAMS) and the sysctl off; and a long busy poll must
+ * end at the wait's timeout.  The rules of that ioctl are checked too
+ * (6.9's EPIOCSPARAMS, plus CAP_NET_ADMIN for prefer_busy_poll).
  */
 #include "xp_test.h"
 #include <dirent.h>
@@ -124,7 +125,9 @@ static int sh(const char *fmt, const char *a, const char *b)
 /*
  * Receiver: for each command byte (a backend, 'e'/'x'/'p' for xpoll with
  * its own setting), one run: waits for NPKT datagrams, then reports how
- * many came and how far BusyPollRxPackets moved.
+ * many came and how far BusyPollRxPackets moved.  'k': as 'p' with 10 s
+ * of busy polling, then one more wait with a 200 ms timeout once the
+ * stream is over; reports how many came and that wait's ms.
  */
 static void receiver(struct node *n, const char *nic)
 {
@@ -151,8 +154,10 @@ static void receiver(struct node *n, const char *nic)
 
 		if (p < 0 || pl_ctl(be, p, EPOLL_CTL_ADD, s, EPOLLIN, 1))
 			_exit(5);
-		if (c == 'p') {
-			struct xpoll_params pa = { .busy_poll_usecs = BUSY_US };
+		if (c == 'p' || c == 'k') {
+			struct xpoll_params pa = {
+				.busy_poll_usecs = c == 'k' ? 10000000 : BUSY_US
+			};
 
 			if (ioctl(p, XPOLL_IOC_SET_PARAMS, &pa))
 				_exit(6);
@@ -162,13 +167,21 @@ static void receiver(struct node *n, const char *nic)
 		if (write(n->res[1], "g", 1) != 1)
 			_exit(7);
 		while (got < NPKT && now_ns() < end) {
-			if (pl_wait(be, p, ev, 16, 200, NULL) < 0)
+			/* A datagram read is one the wait reported. */
+			if (pl_wait(be, p, ev, 16, 200000000, NULL) <= 0)
 				continue;
 			while (recv(s, buf, sizeof(buf), 0) > 0)
 				got++;
 		}
 		r[0] = got;
 		r[1] = busy_poll_rx() - before;
+		if (c == 'k') {
+			int64_t t0 = now_ns();
+
+			/* Nothing comes: the busy loop ends at the timeout. */
+			r[1] = pl_wait(be, p, ev, 16, 200000000, NULL) == 0 ?
+			       (now_ns() - t0) / 1000000 : -1;
+		}
 		close(p);
 		if (write(n->res[1], r, sizeof(r)) != sizeof(r))
 			_exit(8);
@@ -327,6 +340,24 @@ TEST_F_TIMEOUT(bp, busy_poll_as_epoll, 120)
 	EXPECT_LT(0, r[4][1]);
 }
 
+/*
+ * An instance's own busy-poll time (up to INT32_MAX us for anyone) never
+ * keeps a wait past its timeout: 10 s of busy polling, a 200 ms wait on a
+ * socket with a NAPI id and nothing coming.
+ */
+TEST_F_TIMEOUT(bp, busy_loop_ends_at_the_timeout, 120)
+{
+	long r[2];
+
+	ASSERT_EQ(0, write_str(BUSY_SYSCTL, "0"));
+	run(self, 'k', r);
+	TH_LOG("%ld of %d datagrams; then a 200 ms wait took %ld ms", r[0],
+	       NPKT, r[1]);
+	ASSERT_LT(0, r[0]);
+	EXPECT_LE(150, r[1]);
+	EXPECT_GT(1500, r[1]);
+}
+
 TEST(params_rules_as_6_9)
 {
 	struct xpoll_params p = { 0 }, g;
@@ -376,7 +407,12 @@ TEST(params_rules_as_6_9)
 			_exit(1);
 		if (ioctl(y, XPOLL_IOC_SET_PARAMS, &q) != -1 || errno != EPERM)
 			_exit(2);
-		q.busy_poll_budget = 64;
+		/* Not 6.9's rule: as SO_PREFER_BUSY_POLL on 6.1. */
+		q = (struct xpoll_params){ .prefer_busy_poll = 1 };
+		if (ioctl(y, XPOLL_IOC_SET_PARAMS, &q) != -1 || errno != EPERM)
+			_exit(4);
+		q = (struct xpoll_params){ .busy_poll_budget = 64,
+					   .busy_poll_usecs = 0x7fffffff };
 		_exit(ioctl(y, XPOLL_IOC_SET_PARAMS, &q) ? 3 : 0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

@@ -440,14 +440,15 @@ static struct ws_state ws_find(const char *name)
  * its file, here a FIFO with a name of its own) exists while the item
  * has the bit, is active while the item is ready, is relaxed when a wait
  * takes the event (and active again for a level-triggered item still
- * ready), and goes with DEL or a MOD without the bit.  Every step is run
+ * ready) or when a poll() of the instance finds it no longer ready, and
+ * goes with DEL or a MOD without the bit.  Every step is run
  * on epoll and on xpoll in this one program and compared.
  */
 TEST(wakeup_source_as_epoll)
 {
-	struct ws_state st[2][10];
+	struct ws_state st[2][12];
 	struct epoll_event ev[4];
-	char name[64], path[96], c;
+	char name[64], path[96], c, drain[8];
 	int steps = 0;
 
 	XP_REQUIRE(BE_XPOLL);
@@ -463,6 +464,7 @@ TEST(wakeup_source_as_epoll)
 	ASSERT_EQ(0, mkfifo(path, 0600));
 	for (int be = BE_EPOLL; be <= BE_XPOLL; be++) {
 		int p = pl_create(be, 1), f = open(path, O_RDWR | O_NONBLOCK);
+		struct pollfd pfd;
 		int i = 0;
 
 		ASSERT_LE(0, p);
@@ -487,12 +489,19 @@ TEST(wakeup_source_as_epoll)
 		STEP();				/* 6: ready: active */
 		ASSERT_EQ(1, POLL0_BE(be, p, ev));
 		STEP();				/* 7: ET, taken: relaxed */
+		ASSERT_EQ(1, write(f, "x", 1));
+		STEP();				/* 8: ready again: active */
+		/* Drain: steps 6 and 8 wrote a byte each. */
+		ASSERT_EQ(2, read(f, drain, sizeof(drain)));
+		pfd = (struct pollfd){ .fd = p, .events = POLLIN };
+		ASSERT_EQ(0, poll(&pfd, 1, 0));
+		STEP();				/* 9: poll() dropped it: relaxed */
 		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_DEL, f, 0, 0));
-		STEP();				/* 8: gone */
+		STEP();				/* 10: gone */
 		ASSERT_EQ(0, pl_ctl(be, p, EPOLL_CTL_ADD, f,
 				    EPOLLIN | EPOLLWAKEUP, 1));
 		close(p);
-		STEP();				/* 9: the instance's close */
+		STEP();				/* 11: the instance's close */
 #undef STEP
 		steps = i;
 		close(f);
@@ -511,7 +520,9 @@ TEST(wakeup_source_as_epoll)
 	EXPECT_EQ(1, st[1][1].active);
 	EXPECT_EQ(0, st[1][3].active);
 	EXPECT_EQ(0, st[1][4].found);
-	EXPECT_EQ(0, st[1][9].found);
+	EXPECT_EQ(1, st[1][8].active);
+	EXPECT_EQ(0, st[1][9].active);
+	EXPECT_EQ(0, st[1][11].found);
 }
 
 XP_NO_HOOK

@@ -115,7 +115,10 @@ struct xpoll_ctl_batch {
  * EINVAL for pad or reserved not 0, busy_poll_usecs above INT32_MAX or
  * prefer_busy_poll above 1, and with EPERM for busy_poll_budget above 64
  * without CAP_NET_ADMIN; both fail with EOPNOTSUPP on a kernel without
- * CONFIG_NET_RX_BUSY_POLL.
+ * CONFIG_NET_RX_BUSY_POLL.  Two differences from 6.9, both bounds: a busy
+ * poll also ends at a signal and at the wait's timeout, and
+ * prefer_busy_poll 1 needs CAP_NET_ADMIN (EPERM), as SO_PREFER_BUSY_POLL
+ * does on 6.1.
  */
 struct xpoll_params {
 	__u32 busy_poll_usecs;	/* 0: the sysctl's; at most INT32_MAX */
