@@ -34,30 +34,6 @@
 #define BUSY_US		20000
 #define BUSY_US_S	"20000"
 
-static int write_str(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -1;
-	close(fd);
-	return r;
-}
-
-static long read_long(const char *path)
-{
-	char b[32] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	return n > 0 ? atol(b) : -1;
-}
-
 /* The virtio-net NICs, by name; how many were found. */
 static int virtio_nics(char names[2][32])
 {

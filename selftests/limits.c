@@ -18,32 +18,6 @@
 #define LIMIT 10
 #define TEST_UID 54321
 
-static long read_long(const char *path)
-{
-	char b[64] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	return n > 0 ? atol(b) : -1;
-}
-
-static int write_long(const char *path, long v)
-{
-	char b[64];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), n, r;
-
-	if (fd < 0)
-		return -1;
-	n = snprintf(b, sizeof(b), "%ld\n", v);
-	r = write(fd, b, n) == n ? 0 : -1;
-	close(fd);
-	return r;
-}
-
 FIXTURE(lim) { int be; const char *path; long old; };
 XP_BACKENDS(lim);
 
@@ -218,17 +192,6 @@ static long cg_current(const char *cg)
 
 	snprintf(path, sizeof(path), "%s/memory.current", cg);
 	return read_long(path);
-}
-
-static int write_str(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -1;
-	close(fd);
-	return r;
 }
 
 /*
@@ -440,11 +403,11 @@ static void *add_fn(void *arg)
 }
 
 /*
- * ns that uid 65534 takes to nest one of its instances in another (a
- * full ADD, which takes the global lock), or -1 if not within 3 s (the
- * child is killed then; the caller reaps it, *@pid, once it can finish).
+ * Runs @fn(@be) as uid 65534 in a child: the ns it reports, or -1 if not
+ * within 3 s (the child is killed then; the caller reaps it, *@child,
+ * once it can finish).
  */
-static int64_t nobody_nests(int be, pid_t *child)
+static int64_t nobody_timed(int64_t (*fn)(int be), int be, pid_t *child)
 {
 	int64_t ns = -1;
 	struct pollfd pfd;
@@ -456,19 +419,12 @@ static int64_t nobody_nests(int be, pid_t *child)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		int a, b;
-		int64_t t0;
-
 		close(pp[0]);
 		if (xp_drop_privs(XP_NOBODY))
 			_exit(1);
-		a = pl_create(be, 1);
-		b = pl_create(be, 1);
-		t0 = now_ns();
-		if (pl_ctl(be, a, EPOLL_CTL_ADD, b, EPOLLIN, 1))
-			_exit(1);
-		t0 = now_ns() - t0;
-		_exit(write(pp[1], &t0, sizeof(t0)) == sizeof(t0) ? 0 : 1);
+		ns = fn(be);
+		_exit(ns >= 0 && write(pp[1], &ns, sizeof(ns)) == sizeof(ns) ?
+		      0 : 1);
 	}
 	close(pp[1]);
 	pfd = (struct pollfd){ .fd = pp[0], .events = POLLIN };
@@ -480,6 +436,33 @@ static int64_t nobody_nests(int be, pid_t *child)
 	close(pp[0]);
 	*child = pid;
 	return ns;
+}
+
+/* Nesting one instance in another: a full ADD, which takes the global lock. */
+static int64_t nest_one(int be)
+{
+	int a = pl_create(be, 1), b = pl_create(be, 1);
+	int64_t t0 = now_ns();
+
+	if (pl_ctl(be, a, EPOLL_CTL_ADD, b, EPOLLIN, 1))
+		return -1;
+	return now_ns() - t0;
+}
+
+/*
+ * An inotify descriptor opened, given a watch and closed: that close
+ * waits for every fsnotify handler running (fsnotify_destroy_group()).
+ */
+static int64_t inotify_round(int be)
+{
+	int64_t t0 = now_ns();
+	int fd = inotify_init1(IN_CLOEXEC);
+
+	(void)be;
+	if (fd < 0 || inotify_add_watch(fd, "/tmp", IN_CREATE) < 0)
+		return -1;
+	close(fd);
+	return now_ns() - t0;
 }
 
 /*
@@ -519,7 +502,7 @@ TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_other_users_nesting, 60)
 		ASSERT_EQ(0, pthread_create(&adder, NULL, add_fn, &add));
 		msleep(200);
 
-		ns = nobody_nests(be, &pid);
+		ns = nobody_timed(nest_one, be, &pid);
 		TH_LOG("%s: another user's nesting ADD took %s%" PRId64 " us",
 		       be_name[be], ns < 0 ? "more than 3 s: " : "",
 		       ns < 0 ? (int64_t)3000000 : ns / 1000);
@@ -551,49 +534,6 @@ static void *close_fn(void *arg)
 	close(c->fd);
 	c->ns = now_ns() - t0;
 	return NULL;
-}
-
-/*
- * ns that uid 65534 takes to open an inotify descriptor, watch a
- * directory and close it, or -1 if not within 3 s (as nobody_nests()).
- * Closing an fsnotify group waits for every fsnotify handler running.
- */
-static int64_t nobody_inotify_close(pid_t *child)
-{
-	int64_t ns = -1;
-	struct pollfd pfd;
-	pid_t pid;
-	int pp[2];
-
-	*child = -1;
-	if (pipe2(pp, O_CLOEXEC))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		int64_t t0;
-		int fd;
-
-		close(pp[0]);
-		if (xp_drop_privs(XP_NOBODY))
-			_exit(1);
-		t0 = now_ns();
-		fd = inotify_init1(IN_CLOEXEC);
-		if (fd < 0 || inotify_add_watch(fd, "/tmp", IN_CREATE) < 0)
-			_exit(1);
-		close(fd);
-		t0 = now_ns() - t0;
-		_exit(write(pp[1], &t0, sizeof(t0)) == sizeof(t0) ? 0 : 1);
-	}
-	close(pp[1]);
-	pfd = (struct pollfd){ .fd = pp[0], .events = POLLIN };
-	if (pid > 0 && poll(&pfd, 1, 3000) == 1 &&
-	    read(pp[0], &ns, sizeof(ns)) != sizeof(ns))
-		ns = -1;
-	if (pid > 0 && ns < 0)
-		kill(pid, SIGKILL);
-	close(pp[0]);
-	*child = pid;
-	return ns;
 }
 
 /*
@@ -634,7 +574,7 @@ TEST_F_TIMEOUT(paths, stalled_instance_holds_up_no_close, 60)
 		cl.fd = pr[0];
 		ASSERT_EQ(0, pthread_create(&closer, NULL, close_fn, &cl));
 		msleep(300);
-		ns = nobody_inotify_close(&pid);
+		ns = nobody_timed(inotify_round, be, &pid);
 		TH_LOG("%s: own close %s, another user's inotify close %s%" PRId64 " us",
 		       be_name[be], cl.ns < 0 ? "still blocked" : "returned",
 		       ns < 0 ? "more than 3 s: " : "",

@@ -164,6 +164,40 @@ static inline int pl_poll0(int be, int pfd, struct epoll_event *ev)
 	return pl_wait(be, pfd, ev, 64, 0, NULL);
 }
 
+/* A number from a sysctl or sysfs file, or -1. */
+static inline long read_long(const char *path)
+{
+	char b[64] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	return n > 0 ? atol(b) : -1;
+}
+
+/* Writes @v to a sysctl, sysfs or cgroup file: 0 or -1. */
+static inline int write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+static inline int write_long(const char *path, long v)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%ld\n", v);
+	return write_str(path, b);
+}
+
 static inline int64_t now_ns(void)
 {
 	struct timespec ts;
