@@ -56,29 +56,36 @@ static u32 xpoll_read_ctls(struct xpoll_ctl *dst,
 				n * wpc) / wpc;
 }
 
-long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
+/*
+ * Checks that the change and result arrays of @nr (> 0) changes lie in
+ * user space and that results[0] can be written, so that "EFAULT" can
+ * mean "nothing applied".
+ */
+int xpoll_ctls_check(const struct xpoll_ctl __user *uctls,
+		     s32 __user *ures, u32 nr)
+{
+	if (!access_ok(uctls, nr * sizeof(*uctls)) ||
+	    !access_ok(ures, nr * sizeof(*ures)) || put_user(0, ures))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Applies up to @nr changes (checked by xpoll_ctls_check()) and stores
+ * their results; returns how many were applied (fewer than @nr at a fault
+ * or a fatal signal, 0 if ctls[0] could not be read).  *@failed is set if
+ * one of them failed.
+ */
+u32 xpoll_apply_ctls(struct xpoll_instance *ep,
+		     const struct xpoll_ctl __user *uctls, s32 __user *ures,
+		     u32 nr, bool *failed)
 {
 	/* Only the changes read are used (see xpoll_copy_arg()). */
 	struct xpoll_ctl c[XPOLL_BATCH_CHUNK] __uninitialized;
-	struct xpoll_ctl_batch b __uninitialized;
-	struct xpoll_ctl __user *uctls;
-	s32 __user *ures;
 	u32 i, k, got = 0;
 	s32 res;
 
-	if (xpoll_copy_arg(&b, uarg, sizeof(b)))
-		return -EFAULT;
-	if (b.flags || b.reserved[0] || b.reserved[1] || !b.nr ||
-	    b.nr > XPOLL_CTL_BATCH_MAX)
-		return -EINVAL;
-	uctls = xpoll_u64_to_uptr(b.ctls);
-	ures = xpoll_u64_to_uptr(b.results);
-	/* Probing results[0] makes "EFAULT" mean "nothing applied". */
-	if (!access_ok(uctls, b.nr * sizeof(*uctls)) ||
-	    !access_ok(ures, b.nr * sizeof(*ures)) || put_user(0, ures))
-		return -EFAULT;
-
-	for (i = 0; i < b.nr; i++) {
+	for (i = 0; i < nr; i++) {
 		k = i % XPOLL_BATCH_CHUNK;
 		if (i) {
 			if (fatal_signal_pending(current))
@@ -87,14 +94,37 @@ long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 		}
 		if (!k)
 			got = xpoll_read_ctls(c, &uctls[i],
-					      min_t(u32, b.nr - i,
+					      min_t(u32, nr - i,
 						    XPOLL_BATCH_CHUNK));
 		if (k >= got)	/* reading ctls[i] faulted */
 			break;
 		res = xpoll_ctl_one(ep, &c[k]);
+		if (res)
+			*failed = true;
 		if (put_user(res, &ures[i]))
 			break;
 	}
-	/* i == 0: ctls[0] could not be read (or results[0] was unmapped). */
-	return i ? i : -EFAULT;
+	return i;
+}
+
+long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
+{
+	struct xpoll_ctl_batch b __uninitialized;
+	const struct xpoll_ctl __user *uctls;
+	bool failed = false;
+	s32 __user *ures;
+	u32 done;
+
+	if (xpoll_copy_arg(&b, uarg, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || b.reserved[0] || b.reserved[1] || !b.nr ||
+	    b.nr > XPOLL_CTL_BATCH_MAX)
+		return -EINVAL;
+	uctls = xpoll_u64_to_uptr(b.ctls);
+	ures = xpoll_u64_to_uptr(b.results);
+	if (xpoll_ctls_check(uctls, ures, b.nr))
+		return -EFAULT;
+	done = xpoll_apply_ctls(ep, uctls, ures, b.nr, &failed);
+	/* 0: ctls[0] could not be read (or results[0] was unmapped). */
+	return done ? done : -EFAULT;
 }

@@ -25,6 +25,8 @@
 static_assert(sizeof(struct xpoll_version) == 32);
 static_assert(sizeof(struct xpoll_ctl) == 40);
 static_assert(sizeof(struct xpoll_params) == 24);
+static_assert(sizeof(struct xpoll_ctl_wait) == 80);
+static_assert(offsetof(struct xpoll_ctl_wait, wait) == 24);
 static_assert(sizeof(struct xpoll_wait) == 56);
 static_assert(offsetof(struct xpoll_wait, timeout_ns) == 16);
 static_assert(offsetof(struct xpoll_wait, sigsetsize) == 32);
@@ -35,6 +37,7 @@ static_assert(!(sizeof(struct xpoll_version) % 8) &&
 	      !(sizeof(struct xpoll_ctl) % 8) &&
 	      !(sizeof(struct xpoll_wait) % 8) &&
 	      !(sizeof(struct xpoll_params) % 8) &&
+	      !(sizeof(struct xpoll_ctl_wait) % 8) &&
 	      !(sizeof(struct xpoll_ctl_batch) % 8));
 #ifdef CONFIG_X86_64
 static_assert(sizeof(struct epoll_event) == 12);
@@ -99,7 +102,8 @@ static long xpoll_ioc_version(void __user *uarg)
 		return -EINVAL;
 	v.abi_version = XPOLL_ABI_VERSION;
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
-		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS;
+		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS |
+		XPOLL_FEAT_CTL_WAIT;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
@@ -128,6 +132,8 @@ static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xpoll_ioc_wait(ep, uarg);
 	case XPOLL_IOC_CTL_BATCH:
 		return xpoll_ioc_ctl_batch(ep, uarg);
+	case XPOLL_IOC_CTL_WAIT:
+		return xpoll_ioc_ctl_wait(ep, uarg);
 	case XPOLL_IOC_SET_PARAMS:
 		return xpoll_ioc_set_params(ep, uarg);
 	case XPOLL_IOC_GET_PARAMS:

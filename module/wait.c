@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * XPOLL_IOC_WAIT, as epoll_pwait2(2): the ready list -> txlist transfer,
+ * XPOLL_IOC_WAIT, as epoll_pwait2(2), and XPOLL_IOC_CTL_WAIT, changes
+ * (batch.c) then that wait in one call: the ready list -> txlist transfer,
  * the re-poll of every ready item, LT / ET / ONESHOT, the copy-out, the
  * timeout (hrtimer, ns), the temporary signal mask and EINTR.
  *
@@ -393,6 +394,65 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 		res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
 
 	if (w.sigmask)
+		xpoll_restore_sigmask(res == -EINTR);
+	return res;
+}
+
+/*
+ * XPOLL_IOC_CTL_WAIT (see uapi/linux/xpoll.h): every check of the changes
+ * and of the wait comes first, so that a failure applies nothing; then
+ * the changes, as XPOLL_IOC_CTL_BATCH (batch.c); then the wait, which
+ * does not sleep if a change failed or the changes stopped early.
+ */
+long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
+{
+	struct xpoll_ctl_wait __user *ucw = uarg;
+	struct xpoll_sink sink = { .put = xpoll_put_user_events };
+	struct xpoll_ctl_wait cw __uninitialized;	/* all of it copied in */
+	const struct xpoll_wait *w = &cw.wait;
+	const struct xpoll_ctl __user *uctls;
+	bool failed = false;
+	s32 __user *ures;
+	s64 timeout_ns;
+	u32 done = 0;
+	long res;
+
+	if (xpoll_copy_arg(&cw, uarg, sizeof(cw)))
+		return -EFAULT;
+	if (cw.nr > XPOLL_CTL_BATCH_MAX || w->flags || w->reserved0 ||
+	    w->reserved[0] || w->reserved[1])
+		return -EINVAL;
+	uctls = xpoll_u64_to_uptr(cw.ctls);
+	ures = xpoll_u64_to_uptr(cw.results);
+	if (put_user(0, &ucw->nr_done) ||
+	    (cw.nr && xpoll_ctls_check(uctls, ures, cw.nr)))
+		return -EFAULT;
+
+	res = xpoll_set_sigmask(w);
+	if (res)
+		return res;
+	sink.uptr = xpoll_u64_to_uptr(w->events);
+	if (w->maxevents <= 0 || w->maxevents > XPOLL_MAX_EVENTS)
+		res = -EINVAL;
+	else if (!access_ok(sink.uptr,
+			    w->maxevents * sizeof(struct epoll_event)))
+		res = -EFAULT;
+	if (res)
+		goto out;
+
+	if (cw.nr) {
+		done = xpoll_apply_ctls(ep, uctls, ures, cw.nr, &failed);
+		/* 0: ctls[0] could not be read, nothing was applied. */
+		if (!done || put_user(done, &ucw->nr_done)) {
+			res = -EFAULT;
+			goto out;
+		}
+	}
+	/* The caller learns of a failed or unfinished change list at once. */
+	timeout_ns = failed || done < cw.nr ? 0 : w->timeout_ns;
+	res = xpoll_wait_sink(ep, &sink, w->maxevents, timeout_ns);
+out:
+	if (w->sigmask)
 		xpoll_restore_sigmask(res == -EINTR);
 	return res;
 }

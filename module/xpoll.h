@@ -436,6 +436,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns);
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
+long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg);
 
 /* wakeup.c */
 int xpoll_wakeup_attach(struct xpoll_instance *ep, struct xpoll_item *it,
@@ -462,6 +463,11 @@ void xpoll_busy_init(void);
 void xpoll_busy_exit(void);
 
 /* batch.c */
+int xpoll_ctls_check(const struct xpoll_ctl __user *uctls,
+		     s32 __user *ures, u32 nr);
+u32 xpoll_apply_ctls(struct xpoll_instance *ep,
+		     const struct xpoll_ctl __user *uctls, s32 __user *ures,
+		     u32 nr, bool *failed);
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */

@@ -11,7 +11,8 @@
 #include <sys/sysmacros.h>
 
 #define FEAT_ALL (XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL | \
-		  XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS)
+		  XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS | \
+		  XPOLL_FEAT_CTL_WAIT)
 
 /* A readable eventfd: the simplest target with an event. */
 static int ready_eventfd(void)

@@ -225,6 +225,37 @@ XPOLL_API int xpoll_ctl_batch(int xpfd, const struct xpoll_ctl *ctls,
 	return ioctl(xpfd, XPOLL_IOC_CTL_BATCH, &b);
 }
 
+XPOLL_API int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls,
+			     int32_t *results, unsigned int nr,
+			     unsigned int *nr_done, struct epoll_event *events,
+			     int maxevents, int64_t timeout_ns,
+			     const sigset_t *sigmask)
+{
+	struct xpoll_ctl_wait cw;
+	int ret, saved, oldtype;
+
+	memset(&cw, 0, sizeof(cw));
+	cw.ctls = (uint64_t)(uintptr_t)ctls;
+	cw.results = (uint64_t)(uintptr_t)results;
+	cw.nr = nr;
+	cw.wait.events = (uint64_t)(uintptr_t)events;
+	cw.wait.maxevents = maxevents;
+	cw.wait.timeout_ns = timeout_ns;
+	if (sigmask) {
+		cw.wait.sigmask = (uint64_t)(uintptr_t)sigmask;
+		cw.wait.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
+	}
+	/* A cancellation point, as xpoll__wait_ns() makes the wait one. */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	ret = ioctl(xpfd, XPOLL_IOC_CTL_WAIT, &cw);
+	saved = errno;
+	pthread_setcanceltype(oldtype, NULL);
+	if (nr_done)
+		*nr_done = cw.nr_done;
+	errno = saved;
+	return ret;
+}
+
 XPOLL_API int xpoll_is_instance(int fd)
 {
 	struct stat st;

@@ -40,10 +40,11 @@
 #define XPOLL_FEAT_FDINFO	_BITULL(3)	/* items listed in fdinfo */
 #define XPOLL_FEAT_PARAMS	_BITULL(4)	/* XPOLL_IOC_{SET,GET}_PARAMS */
 #define XPOLL_FEAT_CTL_BATCH	_BITULL(8)	/* XPOLL_IOC_CTL_BATCH */
+#define XPOLL_FEAT_CTL_WAIT	_BITULL(9)	/* XPOLL_IOC_CTL_WAIT */
 /*
  * Reserved for what comes next, not reported by this version:
- * bit 9 ctl+wait, bit 10 user-triggered events, bit 11 mmap'ed ready ring,
- * bit 12 minimum-wait batching, bit 13 statistics.
+ * bit 10 user-triggered events, bit 11 mmap'ed ready ring, bit 12
+ * minimum-wait batching, bit 13 statistics.
  */
 
 struct xpoll_version {
@@ -107,6 +108,38 @@ struct xpoll_ctl_batch {
 };
 
 /*
+ * Changes, then a wait, in one call: an event loop's turn for one system
+ * call, as kevent() takes a changelist and returns events.
+ *
+ * ctls[0..nr) are applied exactly as XPOLL_IOC_CTL_BATCH applies them (in
+ * order, each on its own, results[i] receiving 0 or the negative errno of
+ * ctls[i]); nr may be 0.  nr_done receives how many were applied: nr,
+ * unless reading ctls[i] or storing results[i] faulted, or a fatal signal
+ * came, which stops the changes at i.  Then the call waits exactly as
+ * XPOLL_IOC_WAIT with @wait (events, maxevents, timeout_ns, sigmask, the
+ * same rules and EINTR) and returns the number of events stored.
+ *
+ * A change that fails, or changes that stop before nr, turn the wait into
+ * a poll: the call returns the events ready now without sleeping, so the
+ * caller learns of the failure at once (kevent() too returns at once when
+ * a change fails, reporting it as an event; here results[] says which).
+ *
+ * It fails with nothing applied: EINVAL for nr above XPOLL_CTL_BATCH_MAX,
+ * and for what XPOLL_IOC_WAIT refuses (wait.flags or reserved fields not
+ * 0, sigsetsize, maxevents); EFAULT when the struct cannot be read or
+ * nr_done written, when the sigmask, the events buffer or (nr > 0) the
+ * arrays do not lie in user space, or when ctls[0] cannot be read or
+ * results[0] written.
+ */
+struct xpoll_ctl_wait {
+	__u64 ctls;		/* user pointer: struct xpoll_ctl[nr] */
+	__u64 results;		/* user pointer: __s32[nr], out */
+	__u32 nr;		/* 0 .. XPOLL_CTL_BATCH_MAX */
+	__u32 nr_done;		/* out: changes applied */
+	struct xpoll_wait wait;	/* the wait, as XPOLL_IOC_WAIT's */
+};
+
+/*
  * Busy polling of an instance, as Linux 6.9's struct epoll_params
  * (EPIOCSPARAMS / EPIOCGPARAMS), with the same rules.  A wait that finds
  * nothing ready busy-polls the NAPI queue of the last socket with one
@@ -137,7 +170,9 @@ struct xpoll_params {
 #define XPOLL_IOC_WAIT		_IOW(XPOLL_IOC_MAGIC, 0x02, struct xpoll_wait)
 /* Returns the number of results stored (see struct xpoll_ctl_batch). */
 #define XPOLL_IOC_CTL_BATCH	_IOW(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch)
-/* 0x04..0x0f are reserved for the commands the feature bits above name. */
+/* Returns the number of events stored (see struct xpoll_ctl_wait). */
+#define XPOLL_IOC_CTL_WAIT	_IOWR(XPOLL_IOC_MAGIC, 0x04, struct xpoll_ctl_wait)
+/* 0x05..0x0f are reserved for the commands the feature bits above name. */
 /* Return 0 (see struct xpoll_params). */
 #define XPOLL_IOC_SET_PARAMS	_IOW(XPOLL_IOC_MAGIC, 0x10, struct xpoll_params)
 #define XPOLL_IOC_GET_PARAMS	_IOR(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params)

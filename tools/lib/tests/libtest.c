@@ -233,6 +233,25 @@ static void part2(void)
 	result(xpoll_ctl_batch(p[0], bc, br, 1) < 0 && errno == ENOTTY,
 	       "xpoll_ctl_batch on a pipe -> ENOTTY");
 
+	/* ctl+wait: the changes, then the wait, in one call */
+	unsigned int done = 99;
+	int cwn;
+
+	if (write(p[1], "x", 1) != 1)
+		exit(1);
+	cwn = xpoll_ctl_wait(xp, bc, br, 1, &done, out, 4, -1, NULL);
+	result(cwn == 1 && done == 1 && br[0] == 0 && out[0].data.u64 == 5,
+	       "xpoll_ctl_wait: ADD of a ready pipe, then its event (%d, done %u)", cwn, done);
+	/* a failed change: no sleep, even with an endless timeout */
+	cwn = xpoll_ctl_wait(xp, bc + 1, br, 1, &done, out, 4, -1, NULL);
+	result(cwn == 1 && done == 1 && br[0] == -EEXIST,
+	       "xpoll_ctl_wait: a failed ADD returns at once (%d, %d)", cwn, br[0]);
+	cwn = xpoll_ctl_wait(xp, bc + 2, br, 1, &done, out, 4, 0, NULL);
+	result(cwn == 0 && done == 1 && br[0] == 0, "xpoll_ctl_wait: DEL, then nothing ready");
+	char drain;
+	if (read(p[0], &drain, 1) != 1)
+		exit(1);
+
 	/* timeouts: ms and timespec are converted to ns, -1/NULL block */
 	double t0 = now();
 	int n = xpoll_wait(xp, out, 4, 120);

@@ -63,6 +63,34 @@ int xpoll_is_instance(int fd);
  */
 int xpoll_ctl_batch(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
 		    unsigned int nr);
+/*
+ * xpoll_ctl_wait - apply changes, then wait, in one system call
+ * (XPOLL_IOC_CTL_WAIT, feature XPOLL_FEAT_CTL_WAIT).
+ *
+ * ctls[0..nr) are applied in array order, each as xpoll_ctl() would apply
+ * it and on its own; results[i] gets 0 or -errno of ctls[i]; *nr_done (if
+ * not NULL) how many were applied: nr unless a fault in ctls or results
+ * stopped them.  nr may be 0, ctls and results NULL then.  Then it waits as
+ * xpoll_pwait2() with timeout_ns (< 0 forever, 0 no wait, > 0 relative)
+ * and sigmask (NULL: none), and returns the number of events stored in
+ * events[0..maxevents).
+ *
+ * If a change failed, or the changes stopped early, it does not sleep: it
+ * returns the events ready at once (maybe 0), so that the caller sees the
+ * failure in results[] without waiting for an event (kqueue's kevent()
+ * likewise returns at once on a failed change).
+ *
+ * Returns -1 with errno, nothing applied: EINVAL (nr above
+ * XPOLL_CTL_BATCH_MAX, maxevents out of range), EFAULT (an array, the
+ * event buffer or the sigmask not in user space, ctls[0] unreadable),
+ * EINTR (a signal during the wait: the changes were applied, *nr_done
+ * says how many), ENOTTY (not an instance, or a module without the
+ * feature).
+ */
+int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
+		   unsigned int nr, unsigned int *nr_done,
+		   struct epoll_event *events, int maxevents,
+		   int64_t timeout_ns, const sigset_t *sigmask);
 
 #ifdef __cplusplus
 }
