@@ -34,6 +34,8 @@ TEST(layouts)
 	EXPECT_EQ(40, sizeof(struct xpoll_ctl));
 	EXPECT_EQ(56, sizeof(struct xpoll_wait));
 	EXPECT_EQ(40, sizeof(struct xpoll_ctl_batch));
+	EXPECT_EQ(80, sizeof(struct xpoll_ctl_wait));
+	EXPECT_EQ(24, sizeof(struct xpoll_params));
 	EXPECT_EQ(12, sizeof(struct epoll_event));
 	TH_LOG("%zu-bit process", sizeof(void *) * 8);
 }
@@ -82,6 +84,43 @@ TEST(ctl_batch_pointers)
 	EXPECT_EQ(-EBADF, res[1]);
 	ASSERT_EQ(1, xp_wait_raw(p, &ev, 1, 0, NULL));
 	EXPECT_EQ(0x1122334455667788ULL, ev.data.u64);
+	close(efd);
+	close(p);
+}
+
+/* The four user pointers of struct xpoll_ctl_wait, from 32 bits. */
+TEST(ctl_wait_pointers)
+{
+	struct xpoll_ctl c[2] = {
+		{ .op = EPOLL_CTL_ADD, .events = EPOLLIN, .data = 0x8877665544332211ULL },
+		{ .op = EPOLL_CTL_ADD, .fd = -1, .events = EPOLLIN },
+	};
+	int32_t res[2] = { 9, 9 };
+	struct epoll_event ev[2];
+	sigset_t none;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)c, .results = (uintptr_t)res, .nr = 1,
+		.wait = { .events = (uintptr_t)ev, .maxevents = 2,
+			  .timeout_ns = -1, .sigmask = (uintptr_t)&none,
+			  .sigsetsize = 8 },
+	};
+	int p, efd;
+
+	XP_REQUIRE(BE_XPOLL);
+	sigemptyset(&none);
+	p = xp_open(O_CLOEXEC);
+	efd = eventfd(1, EFD_CLOEXEC);
+	ASSERT_LE(0, p);
+	c[0].fd = efd;
+	ASSERT_EQ(1, ioctl(p, XPOLL_IOC_CTL_WAIT, &cw));
+	EXPECT_EQ(1u, cw.nr_done);
+	EXPECT_EQ(0, res[0]);
+	EXPECT_EQ(0x8877665544332211ULL, ev[0].data.u64);
+	/* A failed change: no sleep, EBADF in results[1]. */
+	cw.ctls = (uintptr_t)&c[1];
+	cw.results = (uintptr_t)&res[1];
+	ASSERT_EQ(1, ioctl(p, XPOLL_IOC_CTL_WAIT, &cw));
+	EXPECT_EQ(-EBADF, res[1]);
 	close(efd);
 	close(p);
 }

@@ -282,6 +282,23 @@ static int op_mod_wakeup(void)
 	return xp_ctl(inst, XPOLL_CTL_MOD, e_ready, EPOLLIN | EPOLLWAKEUP, 0x1);
 }
 
+/* The same ADD through XPOLL_IOC_CTL_WAIT: its result, then a wait. */
+static int op_ctl_wait_add(void)
+{
+	struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .fd = extra_e,
+			       .events = EPOLLIN, .data = 0x19 };
+	struct epoll_event ev[16];
+	int32_t res = 1;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)&c, .results = (uintptr_t)&res, .nr = 1,
+		.wait = { .events = (uintptr_t)ev, .maxevents = 16 },
+	};
+
+	if (ioctl(inst, XPOLL_IOC_CTL_WAIT, &cw) < 0)
+		return -errno;
+	return res;
+}
+
 static int op_mod(void)
 {
 	return xp_ctl(inst, XPOLL_CTL_MOD, e_ready, EPOLLIN | EPOLLOUT, 0x1);
@@ -357,6 +374,7 @@ static const struct op ops[] = {
 	{ "ctl_add_first_file_of_a_filesystem", op_add_first_on_fs, undo_add_first_on_fs, 0 },
 	{ "ctl_add_pty_master_pinned", op_add_pinned, undo_add_pinned, 0 },
 	{ "ctl_add_wakeup_source", op_add_wakeup, undo_add_wakeup, 0 },
+	{ "ctl_wait_add_eventfd", op_ctl_wait_add, undo_add_wakeup, 0 },
 	{ "ctl_mod_adds_wakeup_source", op_mod_wakeup, undo_mod, 0 },
 	{ "ctl_mod", op_mod, undo_mod, 0 },
 	{ "ctl_del", op_del, undo_del, 0 },

@@ -313,6 +313,8 @@ static unsigned long bad_cmd(uint64_t *rs)
 		_IOW(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params),
 		_IOW(XPOLL_IOC_MAGIC, 0x10, __u64),
 		_IO(XPOLL_IOC_MAGIC, 0x10), _IO(XPOLL_IOC_MAGIC, 0x11),
+		_IOW(XPOLL_IOC_MAGIC, 0x04, struct xpoll_ctl_wait),
+		_IOWR(XPOLL_IOC_MAGIC, 0x04, struct xpoll_wait),
 	};
 	unsigned long c;
 	unsigned int type;
@@ -324,7 +326,8 @@ static unsigned long bad_cmd(uint64_t *rs)
 		do {
 			c = _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 4 + rnd(rs) % 252,
 				 rnd(rs) % 256);
-		} while (c == XPOLL_IOC_SET_PARAMS || c == XPOLL_IOC_GET_PARAMS);
+		} while (c == XPOLL_IOC_SET_PARAMS || c == XPOLL_IOC_GET_PARAMS ||
+			 c == XPOLL_IOC_CTL_WAIT);
 		return c;
 	default:
 		/*
@@ -514,6 +517,86 @@ static void fz_wait(int xfd, uint64_t *rs)
 					break;
 				}
 		}
+	}
+}
+
+/*
+ * XPOLL_IOC_CTL_WAIT: up to 4 random changes (as fz_ctl's), then a short
+ * or non-blocking wait; bad header fields must fail, with nothing applied
+ * (not checked here: selftests/ctlwait does), and the returned count may
+ * never pass maxevents.
+ */
+static void fz_ctl_wait(int xfd, uint64_t *rs)
+{
+	struct xpoll_ctl_wait cw, *p;
+	struct xpoll_ctl c[4];
+	struct epoll_event ev[8];
+	int32_t res[4];
+	int kind, ret, err, must = 0;
+	unsigned int i;
+
+	memset(&cw, 0, sizeof(cw));
+	memset(c, 0, sizeof(c));
+	cw.nr = rnd(rs) % 5;
+	for (i = 0; i < cw.nr; i++) {
+		c[i].op = 1 + rnd(rs) % 3;
+		c[i].fd = pick_fd(rs, xfd);
+		c[i].events = pick_events(rs);
+		c[i].data = rnd(rs);
+	}
+	cw.ctls = (uintptr_t)c;
+	cw.results = (uintptr_t)res;
+	cw.wait.events = (uintptr_t)ev;
+	cw.wait.maxevents = 1 + rnd(rs) % 8;
+	cw.wait.timeout_ns = chance(rs, 4) ? (long long)(rnd(rs) % 1000000) : 0;
+	switch (rnd(rs) % 10) {
+	case 0:
+		cw.nr = XPOLL_CTL_BATCH_MAX + 1 + rnd(rs) % 1000;
+		must = 1;
+		break;
+	case 1:
+		cw.wait.flags = (uint32_t)rnd(rs) | 1;
+		must = 1;
+		break;
+	case 2:
+		cw.wait.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		must = 1;
+		break;
+	case 3:
+		cw.wait.maxevents = -(int)(rnd(rs) % 100);
+		must = 1;
+		break;
+	case 4:
+		if (cw.nr) {
+			cw.ctls = (uintptr_t)pick_ptr(rs, c, sizeof(c), &kind);
+			if (kind == P_GOOD)
+				cw.ctls = (uintptr_t)c;
+			/*
+			 * NULL and kernel addresses must fail; a pointer that
+			 * straddles into an unmapped page may apply the
+			 * changes before it (nr_done says how many).
+			 */
+			else if (kind == P_NULL ||
+				 cw.ctls >= 0x8000000000000000ULL)
+				must = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	p = pick_ptr(rs, &cw, sizeof(cw), &kind);
+	if (kind == P_GOOD && p != &cw)
+		memcpy(p, &cw, sizeof(cw));
+	ret = ioctl(xfd, XPOLL_IOC_CTL_WAIT, p);
+	err = errno;
+	/* the struct is written (nr_done): read-only memory fails too */
+	if (kind == P_GOOD)
+		judge("CTL_WAIT", ret, err, must, 0);
+	else
+		judge("CTL_WAIT", ret, err, kind != P_MAYBE, 0);
+	if (ret > 0 && kind == P_GOOD && ret > cw.wait.maxevents) {
+		atomic_fetch_add(&contract_fail, 1);
+		report("CTL_WAIT", ret, 0, "more events than maxevents");
 	}
 }
 
@@ -1005,8 +1088,11 @@ static void *fuzzer(void *arg)
 		case 6: case 7: case 8:
 			fz_foreign(&rs);
 			break;
-		case 9: case 10: case 11: case 12: case 13: case 14:
+		case 9: case 10: case 11: case 12: case 13:
 			fz_ctl(chance(&rs, 2) ? self : pick_fd(&rs, self), &rs);
+			break;
+		case 14:
+			fz_ctl_wait(chance(&rs, 4) ? pick_fd(&rs, self) : self, &rs);
 			break;
 		default:
 			fz_wait(chance(&rs, 2) ? self : pick_fd(&rs, self), &rs);
