@@ -41,11 +41,11 @@ if [ -z "${XPOLL_BENCH_ONLY:-}" ]; then
 else
 	for w in ${XPOLL_BENCH_ONLY//,/ }; do
 		case $w in
-		null | ctl | wait | latency | herd | memory | churn) wl="$wl${wl:+,}$w" ;;
+		null | ctl | wait | ctlwait | latency | herd | memory | churn) wl="$wl${wl:+,}$w" ;;
 		percall) percall=1 ;;
 		redis | nginx-close) servers="$servers${servers:+,}$w" ;;
 		*)
-			echo "bench: unknown row '$w' in XPOLL_BENCH_ONLY (null ctl wait latency herd memory churn percall redis nginx-close)" >&2
+			echo "bench: unknown row '$w' in XPOLL_BENCH_ONLY (null ctl wait ctlwait latency herd memory churn percall redis nginx-close)" >&2
 			exit 2 ;;
 		esac
 	done

@@ -477,6 +477,70 @@ static void bench_wait(int be, int rep, long n, long k, int et)
 	sample("wait", p, "events/s", be, rep, events / t);
 }
 
+/*
+ * An event loop's turn (issue 15): C changes (MODs of targets that are not
+ * ready, the data changing each turn) and then one wait that returns the
+ * 16 ready targets of 1,000.  epoll makes C epoll_ctl() calls and one
+ * epoll_wait(); xpoll one XPOLL_IOC_CTL_WAIT.  Turns per second.
+ */
+static void bench_ctlwait(int be, int rep, int c)
+{
+	enum { N = 1000, K = 16, CMAX = 16 };
+	struct epoll_event ev[64];
+	struct xpoll_ctl ctls[CMAX];
+	int32_t res[CMAX];
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)ctls, .results = (uintptr_t)res, .nr = c,
+		.wait = { .events = (uintptr_t)ev, .maxevents = 64 },
+	};
+	int x = b_open(be), r;
+	long turns = 0, t0i = 0;
+	char p[32];
+	double t0, t;
+
+	snprintf(p, sizeof(p), "C=%d", c);
+	for (long i = 0; i < N; i++)
+		if (b_ctl(be, x, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+			die("ADD");
+	set_ready(K, 1);
+	memset(ctls, 0, sizeof(ctls));
+	t0 = now();
+	do {
+		for (int b = 0; b < 16; b++, turns++) {
+			/* MODs of the not-ready targets K .. N-1, in turn */
+			long base = K + (t0i++ * c) % (N - K - CMAX);
+
+			if (be == XP) {
+				for (int j = 0; j < c; j++) {
+					ctls[j].op = XPOLL_CTL_MOD;
+					ctls[j].fd = efd[base + j];
+					ctls[j].events = EPOLLIN;
+					ctls[j].data = turns;
+				}
+				r = ioctl(x, XPOLL_IOC_CTL_WAIT, &cw);
+				for (int j = 0; j < c; j++)
+					if (res[j])
+						die("ctl+wait change");
+			} else {
+				for (int j = 0; j < c; j++)
+					if (b_ctl(be, x, EPOLL_CTL_MOD, efd[base + j],
+						  EPOLLIN, turns))
+						die("MOD");
+				r = b_wait(be, x, ev, 64, 0);
+			}
+			if (r != K) {
+				fprintf(stderr, "%s ctl+wait %s: %d events, expected %d\n",
+					be_name[be], p, r, K);
+				exit(1);
+			}
+		}
+		t = now() - t0;
+	} while (t < budget || turns < 3);
+	set_ready(K, 0);
+	close(x);
+	sample("ctl+wait", p, "turns/s", be, rep, turns / t);
+}
+
 /* ---- 3. wakeup latency --------------------------------------------------------------- */
 
 struct pp {
@@ -891,13 +955,24 @@ static void bench_churn(int be, int rep)
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
+/* True if @w is one of the comma-separated words of @only. */
+static int want(const char *only, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = only; (p = strstr(p, w)); p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return 1;
+	return 0;
+}
+
 static void usage(const char *a0)
 {
 	fprintf(stderr,
 		"usage: %s [--reps R] [--max-targets N] [--budget S] [--csv FILE] [--only W,...]\n"
 		"          [--backend epoll|xpoll]\n"
 		"       %s --table FILE.csv [--columns A,B]\n"
-		"  workloads: null ctl wait latency herd memory churn (default: all)\n"
+		"  workloads: null ctl wait ctlwait latency herd memory churn (default: all)\n"
 		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
 		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n"
 		"  --table: only print the table of a CSV written before, whose two\n"
@@ -908,7 +983,7 @@ static void usage(const char *a0)
 
 int main(int argc, char **argv)
 {
-	const char *only = "null,ctl,wait,latency,herd,memory,churn", *csvpath = NULL;
+	const char *only = "null,ctl,wait,ctlwait,latency,herd,memory,churn", *csvpath = NULL;
 	const char *table = NULL;
 	static char columns[64];
 	static const long sizes[] = { 1000, 10000, 100000, 1000000 };
@@ -962,8 +1037,8 @@ int main(int argc, char **argv)
 		fprintf(csv, "workload,params,metric,backend,rep,value\n");
 	}
 	/* Only these use the eventfds (1M of them take a while to create). */
-	if (strstr(only, "null") || strstr(only, "ctl") || strstr(only, "wait") ||
-	    strstr(only, "memory"))
+	if (want(only, "null") || want(only, "ctl") || want(only, "wait") ||
+	    want(only, "ctlwait") || want(only, "memory"))
 		make_targets(max_n);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
@@ -978,33 +1053,36 @@ int main(int argc, char **argv)
 			if (only_be < 0 || be == only_be)		\
 				call;					\
 		}
-		if (strstr(only, "null")) {
+		if (want(only, "null")) {
 			/* Not k: BOTH() has its own. */
 			for (int nk = NULL_VERSION; nk <= NULL_READ_CHRDEV; nk++)
 				BOTH(bench_null(be, rep, nk));
 		}
-		if (strstr(only, "ctl"))
+		if (want(only, "ctl"))
 			for (i = 0; i < 4 && sizes[i] <= max_n; i++)
 				for (int batched = 0; batched < 2; batched++)
 					BOTH(bench_ctl(be, rep, sizes[i], batched));
-		if (strstr(only, "wait"))
+		if (want(only, "wait"))
 			for (i = 0; i < 3 && sizes[i] <= max_n; i++)
 				for (int et = 0; et < 2; et++) {
 					BOTH(bench_wait(be, rep, sizes[i], 1, et));
 					BOTH(bench_wait(be, rep, sizes[i], 64, et));
 					BOTH(bench_wait(be, rep, sizes[i], sizes[i], et));
 				}
-		if (strstr(only, "latency"))
+		if (want(only, "ctlwait"))
+			for (int c = 1; c <= 16; c *= 4)
+				BOTH(bench_ctlwait(be, rep, c));
+		if (want(only, "latency"))
 			BOTH(bench_latency(be, rep));
-		if (strstr(only, "herd"))
+		if (want(only, "herd"))
 			for (int m = 2; m <= 16; m *= 2)
 				for (int ex = 0; ex < 2; ex++)
 					BOTH(bench_herd(be, rep, m, ex));
-		if (strstr(only, "memory")) {
+		if (want(only, "memory")) {
 			BOTH(bench_memory(be, rep, max_n < 100000 ? max_n : 100000));
 			BOTH(bench_memory_sock(be, rep, max_n < 20000 ? max_n : 20000));
 		}
-		if (strstr(only, "churn"))
+		if (want(only, "churn"))
 			BOTH(bench_churn(be, rep));
 #undef BOTH
 	}
