@@ -64,21 +64,23 @@ static u32 xpoll_read_ctls(struct xpoll_ctl *dst,
 int xpoll_ctls_check(const struct xpoll_ctl __user *uctls,
 		     s32 __user *ures, u32 nr)
 {
-	if (!access_ok(uctls, nr * sizeof(*uctls)) ||
-	    !access_ok(ures, nr * sizeof(*ures)) || put_user(0, ures))
+	if (!xpoll_uptr_ok(uctls, nr * sizeof(*uctls)) ||
+	    !xpoll_uptr_ok(ures, nr * sizeof(*ures)) || put_user(0, ures))
 		return -EFAULT;
 	return 0;
 }
 
 /*
  * Applies up to @nr changes (checked by xpoll_ctls_check()) and stores
- * their results; returns how many were applied (fewer than @nr at a fault
- * or a fatal signal, 0 if ctls[0] could not be read).  *@failed is set if
- * one of them failed.
+ * their results; returns how many results were stored, and *@applied how
+ * many changes were applied: the same, or one more when storing a result
+ * faulted after its change (both fewer than @nr at a fault or a fatal
+ * signal, 0 if ctls[0] could not be read).  *@failed is set if one of
+ * them failed.
  */
 u32 xpoll_apply_ctls(struct xpoll_instance *ep,
 		     const struct xpoll_ctl __user *uctls, s32 __user *ures,
-		     u32 nr, bool *failed)
+		     u32 nr, u32 *applied, bool *failed)
 {
 	/* Only the changes read are used (see xpoll_copy_arg()). */
 	struct xpoll_ctl c[XPOLL_BATCH_CHUNK] __uninitialized;
@@ -101,9 +103,14 @@ u32 xpoll_apply_ctls(struct xpoll_instance *ep,
 		res = xpoll_ctl_one(ep, &c[k]);
 		if (res)
 			*failed = true;
-		if (put_user(res, &ures[i]))
-			break;
+		if (put_user(res, &ures[i])) {
+			/* A result the caller cannot see: as a failure. */
+			*failed = true;
+			*applied = i + 1;
+			return i;
+		}
 	}
+	*applied = i;
 	return i;
 }
 
@@ -113,7 +120,7 @@ long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 	const struct xpoll_ctl __user *uctls;
 	bool failed = false;
 	s32 __user *ures;
-	u32 done;
+	u32 done, applied;
 
 	if (xpoll_copy_arg(&b, uarg, sizeof(b)))
 		return -EFAULT;
@@ -124,7 +131,7 @@ long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg)
 	ures = xpoll_u64_to_uptr(b.results);
 	if (xpoll_ctls_check(uctls, ures, b.nr))
 		return -EFAULT;
-	done = xpoll_apply_ctls(ep, uctls, ures, b.nr, &failed);
+	done = xpoll_apply_ctls(ep, uctls, ures, b.nr, &applied, &failed);
 	/* 0: ctls[0] could not be read (or results[0] was unmapped). */
 	return done ? done : -EFAULT;
 }

@@ -387,8 +387,8 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 	sink.uptr = xpoll_u64_to_uptr(w.events);
 	if (w.maxevents <= 0 || w.maxevents > XPOLL_MAX_EVENTS)
 		res = -EINVAL;
-	else if (!access_ok(sink.uptr,
-			    w.maxevents * sizeof(struct epoll_event)))
+	else if (!xpoll_uptr_ok(sink.uptr,
+				w.maxevents * sizeof(struct epoll_event)))
 		res = -EFAULT;
 	else
 		res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
@@ -434,19 +434,26 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 	sink.uptr = xpoll_u64_to_uptr(w->events);
 	if (w->maxevents <= 0 || w->maxevents > XPOLL_MAX_EVENTS)
 		res = -EINVAL;
-	else if (!access_ok(sink.uptr,
-			    w->maxevents * sizeof(struct epoll_event)))
+	else if (!xpoll_uptr_ok(sink.uptr,
+				w->maxevents * sizeof(struct epoll_event)))
 		res = -EFAULT;
 	if (res)
 		goto out;
 
 	if (cw.nr) {
-		done = xpoll_apply_ctls(ep, uctls, ures, cw.nr, &failed);
+		xpoll_apply_ctls(ep, uctls, ures, cw.nr, &done, &failed);
 		/* 0: ctls[0] could not be read, nothing was applied. */
-		if (!done || put_user(done, &ucw->nr_done)) {
+		if (!done) {
 			res = -EFAULT;
 			goto out;
 		}
+		/*
+		 * Once something is applied the call no longer fails with
+		 * EFAULT; if the caller unmapped nr_done meanwhile, it cannot
+		 * learn the count, but gets the events.
+		 */
+		if (put_user(done, &ucw->nr_done))
+			failed = true;
 	}
 	/* The caller learns of a failed or unfinished change list at once. */
 	timeout_ns = failed || done < cw.nr ? 0 : w->timeout_ns;

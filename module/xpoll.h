@@ -212,6 +212,7 @@
 #include <linux/poll.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
+#include <linux/compat.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -467,7 +468,7 @@ int xpoll_ctls_check(const struct xpoll_ctl __user *uctls,
 		     s32 __user *ures, u32 nr);
 u32 xpoll_apply_ctls(struct xpoll_instance *ep,
 		     const struct xpoll_ctl __user *uctls, s32 __user *ures,
-		     u32 nr, bool *failed);
+		     u32 nr, u32 *applied, bool *failed);
 long xpoll_ioc_ctl_batch(struct xpoll_instance *ep, void __user *uarg);
 
 /* target.c */
@@ -518,6 +519,19 @@ static inline bool xpoll_item_closed(const struct xpoll_item *it)
 static inline void __user *xpoll_u64_to_uptr(u64 val)
 {
 	return u64_to_user_ptr(val);
+}
+
+/*
+ * access_ok(), and for a 32-bit caller also below 4 GiB: a buffer that is
+ * checked up front (the events of a wait, which may never be written) is
+ * refused at once when a 32-bit program cannot have it.
+ */
+static inline bool xpoll_uptr_ok(const void __user *p, unsigned long size)
+{
+	if (in_compat_syscall() &&
+	    (u64)(uintptr_t)p + size > (u64)U32_MAX + 1)
+		return false;
+	return access_ok(p, size);
 }
 
 /* The order of the interest tree: by file pointer, then by fd. */

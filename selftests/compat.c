@@ -116,6 +116,19 @@ TEST(ctl_wait_pointers)
 	EXPECT_EQ(1u, cw.nr_done);
 	EXPECT_EQ(0, res[0]);
 	EXPECT_EQ(0x8877665544332211ULL, ev[0].data.u64);
+	/*
+	 * An events buffer a 32-bit caller cannot have (high bits set) is
+	 * refused before any change, even when no event would be stored.
+	 */
+	if (sizeof(void *) == 4) {
+		struct xpoll_ctl_wait bad = cw;
+
+		bad.wait.events |= 1ULL << 32;
+		bad.wait.timeout_ns = 300000000;
+		bad.nr = 0;
+		EXPECT_EQ(-1, ioctl(p, XPOLL_IOC_CTL_WAIT, &bad));
+		EXPECT_EQ(EFAULT, errno);
+	}
 	/* A failed change: no sleep, EBADF in results[1]. */
 	cw.ctls = (uintptr_t)&c[1];
 	cw.results = (uintptr_t)&res[1];

@@ -72,7 +72,7 @@ TEST_F(cw, changes_then_events)
 	EXPECT_EQ(11u, ev[0].data.u64);
 	EXPECT_EQ(13u, ev[1].data.u64);
 	/* nr 0: a plain wait, here with a timeout that runs out. */
-	int64_t t0 = now_ns();
+	int64_t t0;
 
 	c[0] = (struct xpoll_ctl){ .op = XPOLL_CTL_DEL, .fd = self->e[1] };
 	c[1] = (struct xpoll_ctl){ .op = XPOLL_CTL_DEL, .fd = self->e[3] };
@@ -115,9 +115,9 @@ TEST_F(cw, fault_halfway_stops_the_changes)
 	long pg = sysconf(_SC_PAGESIZE);
 	char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct xpoll_ctl *c;
+	struct xpoll_ctl *c, c2[3];
 	struct epoll_event ev[8];
-	int32_t res[3];
+	int32_t res[3], *r2;
 	uint32_t done;
 	int64_t t0;
 
@@ -131,10 +131,24 @@ TEST_F(cw, fault_halfway_stops_the_changes)
 	EXPECT_GT(1000000000LL, now_ns() - t0);
 	EXPECT_EQ(2u, done);
 	EXPECT_EQ(2, fdinfo_items(self->x));
+	/*
+	 * results[1] unmapped: ctls[1] is applied, then its result cannot
+	 * be stored; nr_done counts it, and the wait does not sleep.
+	 */
+	c2[0] = add(self->e[1], EPOLLIN, 11);
+	c2[1] = add(self->e[3], EPOLLIN, 13);
+	c2[2] = add(self->e[0], EPOLLIN, 10);
+	r2 = (int32_t *)(m + pg) - 1;	/* r2[1] is unmapped */
+	t0 = now_ns();
+	ASSERT_LE(0, ctl_wait(self->x, c2, r2, 3, &done, ev, 8, -1, NULL));
+	EXPECT_GT(1000000000LL, now_ns() - t0);
+	EXPECT_EQ(2u, done);
+	EXPECT_EQ(0, r2[0]);
+	EXPECT_EQ(4, fdinfo_items(self->x));
 	/* ctls[0] itself unreadable: EFAULT, nothing applied. */
 	c = (struct xpoll_ctl *)(m + pg);
 	EXPECT_EQ(-EFAULT, ctl_wait(self->x, c, res, 1, &done, ev, 8, 0, NULL));
-	EXPECT_EQ(2, fdinfo_items(self->x));
+	EXPECT_EQ(4, fdinfo_items(self->x));
 	munmap(m, pg);
 }
 

@@ -97,8 +97,8 @@ static long op_no;
 static int sigs[3];
 
 static struct {
-	long ctl, ctl_err, waits, waits_nonempty, events, closes, dirty,
-	     fdinfo_checks, settles;
+	long ctl, ctl_err, ctl_waits, waits, waits_nonempty, events, closes,
+	     dirty, fdinfo_checks, settles;
 } st;
 
 /* ---- op log: the tail is printed on a mismatch ---- */
@@ -232,6 +232,33 @@ static int t_wait(struct epoll_event *ev, int max)
 	}
 	return r < 0 ? -errno : r;
 }
+
+/*
+ * One change and a wait (timeout 0) in one XPOLL_IOC_CTL_WAIT: its result
+ * (as t_ctl's), the events in @ev, their number in *@n.
+ */
+static int t_ctl_wait(int op, int fd, uint32_t events, uint64_t data,
+		      struct epoll_event *ev, int max, int *n)
+{
+	struct xpoll_ctl c = { .op = (uint32_t)op, .fd = fd,
+			       .events = events, .data = data };
+	int32_t res = 1;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)&c, .results = (uintptr_t)&res, .nr = 1,
+		.wait = { .events = (uintptr_t)ev, .maxevents = max },
+	};
+
+	if (mutate && (events & EPOLLONESHOT))
+		c.events &= ~EPOLLONESHOT;
+	*n = ioctl(xp, XPOLL_IOC_CTL_WAIT, &cw);
+	if (*n < 0 || cw.nr_done != 1)
+		fail("XPOLL_IOC_CTL_WAIT of one change returned %d (%s), nr_done %u",
+		     *n, strerror(errno), cw.nr_done);
+	return res;
+}
+
+static void compare_waits(struct epoll_event *ee, int ne,
+			  struct epoll_event *xe, int nx);
 
 /* ---- model ---- */
 
@@ -478,9 +505,28 @@ static void op_ctl(void)
 	d = make_data(fid);
 	logop("ctl op %d fd %d (%s fid %d) events %#x data %#" PRIx64, op, fd,
 	      fid ? kname[F[fid].kind] : "-", fid, ev, d);
-	re = e_ctl(op, fd == -100 ? ep : fd, ev, d);
-	rx = t_ctl(op, fd == -100 ? xp : fd, ev, d);
-	st.ctl++;
+	if (!self_check && st.ctl % 5 == 4) {
+		/*
+		 * Every fifth change and a wait in one XPOLL_IOC_CTL_WAIT,
+		 * against epoll_ctl() and epoll_wait() (issue 15).
+		 */
+		static struct epoll_event ee[NEV], xe[NEV];
+		int ne, nx;
+
+		re = e_ctl(op, fd == -100 ? ep : fd, ev, d);
+		ne = epoll_wait(ep, ee, NEV, 0);
+		rx = t_ctl_wait(op, fd == -100 ? xp : fd, ev, d, xe, NEV, &nx);
+		st.ctl++;
+		st.ctl_waits++;
+		if (re != rx)
+			fail("ctl+wait op %d fd %d events %#x: epoll %d (%s), xpoll %d (%s)",
+			     op, fd, ev, re, strerror(-re), rx, strerror(-rx));
+		compare_waits(ee, ne, xe, nx);
+	} else {
+		re = e_ctl(op, fd == -100 ? ep : fd, ev, d);
+		rx = t_ctl(op, fd == -100 ? xp : fd, ev, d);
+		st.ctl++;
+	}
 	if (re != rx)
 		fail("ctl op %d fd %d events %#x: epoll %d (%s), xpoll %d (%s)",
 		     op, fd, ev, re, strerror(-re), rx, strerror(-rx));
@@ -527,6 +573,13 @@ static void op_wait(void)
 	logop("wait");
 	ne = epoll_wait(ep, ee, NEV, 0);
 	nx = t_wait(xe, NEV);
+	compare_waits(ee, ne, xe, nx);
+}
+
+/* The events of one wait on each, which must be the same set. */
+static void compare_waits(struct epoll_event *ee, int ne,
+			  struct epoll_event *xe, int nx)
+{
 	st.waits++;
 	if (ne < 0 || nx < 0)
 		fail("wait failed: epoll %d, xpoll %d (%s)", ne, nx, strerror(-nx));
@@ -716,7 +769,7 @@ static void op_dup(void)
 
 static void op_close(void)
 {
-	int fd = random_live_fd(), fid;
+	int fd = random_live_fd(), fid, k;
 	bool clean = chance(30), dirty;
 
 	if (fd < 0)
@@ -728,7 +781,9 @@ static void op_close(void)
 		logop("del before close fd %d -> %d %d", fd, re, rx);
 		if (re != rx)
 			fail("del before close: epoll %d xpoll %d", re, rx);
-		keys[find_key(fid, fd)] = keys[--nkeys];
+		/* Found first: "keys[find_key()] = keys[--nkeys]" may not. */
+		k = find_key(fid, fd);
+		keys[k] = keys[--nkeys];
 	}
 	close(fd);
 	drop_fd(fd);
@@ -1004,11 +1059,12 @@ int main(int argc, char **argv)
 			check_fdinfo();
 	}
 	check_fdinfo();
-	printf("# %ld ops in %.1f s: %ld ctl (%ld errors), %ld waits (%ld with "
-	       "events, %ld events), %ld closes (%ld of watched files), %ld "
-	       "fdinfo checks, %ld release checks\n", ops, (now_ns() - t0) / 1e9, st.ctl,
-	       st.ctl_err, st.waits, st.waits_nonempty, st.events, st.closes,
-	       st.dirty, st.fdinfo_checks, st.settles);
+	printf("# %ld ops in %.1f s: %ld ctl (%ld errors, %ld with a wait in one "
+	       "XPOLL_IOC_CTL_WAIT), %ld waits (%ld with events, %ld events), "
+	       "%ld closes (%ld of watched files), %ld fdinfo checks, %ld "
+	       "release checks\n", ops, (now_ns() - t0) / 1e9, st.ctl,
+	       st.ctl_err, st.ctl_waits, st.waits, st.waits_nonempty, st.events,
+	       st.closes, st.dirty, st.fdinfo_checks, st.settles);
 	printf("ok 1 xpoll_diff: epoll and %s agree (seed %" PRIu64 ", %ld ops)\n",
 	       self_check ? "a second epoll" : "xpoll", seed, ops);
 	return 0;

@@ -114,10 +114,12 @@ struct xpoll_ctl_batch {
  * ctls[0..nr) are applied exactly as XPOLL_IOC_CTL_BATCH applies them (in
  * order, each on its own, results[i] receiving 0 or the negative errno of
  * ctls[i]); nr may be 0.  nr_done receives how many were applied: nr,
- * unless reading ctls[i] or storing results[i] faulted, or a fatal signal
- * came, which stops the changes at i.  Then the call waits exactly as
- * XPOLL_IOC_WAIT with @wait (events, maxevents, timeout_ns, sigmask, the
- * same rules and EINTR) and returns the number of events stored.
+ * unless reading ctls[i] faulted or a fatal signal came, which stops the
+ * changes before ctls[i], or storing results[i] faulted, which stops them
+ * after it.  Then the call waits as XPOLL_IOC_WAIT with @wait (events,
+ * maxevents, timeout_ns counted from the end of the changes, sigmask, the
+ * same rules and EINTR, which comes with the changes applied) and returns
+ * the number of events stored.
  *
  * A change that fails, or changes that stop before nr, turn the wait into
  * a poll: the call returns the events ready now without sleeping, so the
@@ -128,8 +130,9 @@ struct xpoll_ctl_batch {
  * and for what XPOLL_IOC_WAIT refuses (wait.flags or reserved fields not
  * 0, sigsetsize, maxevents); EFAULT when the struct cannot be read or
  * nr_done written, when the sigmask, the events buffer or (nr > 0) the
- * arrays do not lie in user space, or when ctls[0] cannot be read or
- * results[0] written.
+ * arrays do not lie in user space (below 4 GiB for a 32-bit caller), or
+ * when ctls[0] cannot be read.  Once a change is applied the call fails
+ * with EFAULT only if the events cannot be stored, as XPOLL_IOC_WAIT.
  */
 struct xpoll_ctl_wait {
 	__u64 ctls;		/* user pointer: struct xpoll_ctl[nr] */

@@ -80,12 +80,14 @@ int xpoll_ctl_batch(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
  * failure in results[] without waiting for an event (kqueue's kevent()
  * likewise returns at once on a failed change).
  *
- * Returns -1 with errno, nothing applied: EINVAL (nr above
+ * Returns -1 with errno.  Nothing applied: EINVAL (nr above
  * XPOLL_CTL_BATCH_MAX, maxevents out of range), EFAULT (an array, the
  * event buffer or the sigmask not in user space, ctls[0] unreadable),
- * EINTR (a signal during the wait: the changes were applied, *nr_done
- * says how many), ENOTTY (not an instance, or a module without the
- * feature).
+ * ENOTTY (not an instance, or a module without the feature).  With the
+ * changes applied (*nr_done says how many): EINTR (a signal during the
+ * wait), EFAULT (the events could not be stored).  The timeout counts
+ * from the end of the changes.  A cancellation point, as xpoll_wait():
+ * a thread cancelled in it may have applied the changes.
  */
 int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
 		   unsigned int nr, unsigned int *nr_done,
