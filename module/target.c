@@ -510,10 +510,15 @@ struct file *xpoll_item_fget(const struct xpoll_item *it)
 {
 	struct file *file = it->file;
 
-	rcu_read_lock();
+	/*
+	 * A sched-RCU section: an RCU grace period (the file's call_rcu())
+	 * waits for it too, and it costs no call where rcu_read_lock() is
+	 * out of line (PREEMPT_RCU, Debian's): this runs for every event.
+	 */
+	rcu_read_lock_sched();
 	if (xpoll_item_closed(it) || !get_file_rcu(file))
 		file = NULL;
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	/* Pinned, and only our pin and this reference left. */
 	if (file && unlikely(xpoll_file_pinned(file)) &&
 	    file_count(file) == 2) {
