@@ -37,7 +37,7 @@
 
 #ifdef CONFIG_NET_RX_BUSY_POLL
 static struct file *xpoll_sysctl_file;
-static unsigned int xpoll_sysctl_busy_poll;	/* us; 0: off */
+unsigned int xpoll_sysctl_busy_poll;		/* us; 0: off (xpoll.h) */
 static unsigned long xpoll_sysctl_read_at;	/* jiffies */
 static DEFINE_MUTEX(xpoll_sysctl_mutex);
 
@@ -64,25 +64,17 @@ static void xpoll_sysctl_refresh(void)
 	mutex_unlock(&xpoll_sysctl_mutex);
 }
 
-/* The busy-poll time of @ep, in us; 0: busy polling is off for it. */
-static unsigned int xpoll_busy_usecs(struct xpoll_instance *ep)
-{
-	return READ_ONCE(ep->busy_poll_usecs) ?:
-	       READ_ONCE(xpoll_sysctl_busy_poll);
-}
-
 /*
- * @file, one of @ep's targets, is ready or added: if it is a socket
- * whose packets came through a NAPI queue, that queue is the one to
- * busy-poll.  Any context; @file alive.
+ * @file, one of @ep's targets, is ready or added while busy polling is on
+ * for @ep (the caller checks xpoll_busy_usecs()): if it is a socket whose
+ * packets came through a NAPI queue, that queue is the one to busy-poll.
+ * Any context; @file alive.
  */
 void xpoll_busy_note(struct xpoll_instance *ep, struct file *file)
 {
 	unsigned int napi_id;
 	struct socket *sock;
 
-	if (!xpoll_busy_usecs(ep))
-		return;
 	sock = sock_from_file(file);
 	if (!sock || !sock->sk)
 		return;
@@ -144,7 +136,8 @@ bool xpoll_busy_loop(struct xpoll_instance *ep, const ktime_t *expires)
 void xpoll_busy_add(struct xpoll_instance *ep, struct file *file)
 {
 	xpoll_sysctl_refresh();
-	xpoll_busy_note(ep, file);
+	if (xpoll_busy_usecs(ep))
+		xpoll_busy_note(ep, file);
 }
 
 long xpoll_ioc_set_params(struct xpoll_instance *ep, void __user *uarg)

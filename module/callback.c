@@ -46,7 +46,8 @@ static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
 
 	spin_lock_irqsave(&ep->lock, flags);
 
-	xpoll_busy_note(ep, it->file);
+	if (unlikely(xpoll_busy_usecs(ep)))
+		xpoll_busy_note(ep, it->file);
 
 	/* Disarmed by EPOLLONESHOT until the next MOD. */
 	if (!(it->events & ~XPOLL_PRIVATE_BITS))

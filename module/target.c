@@ -45,6 +45,10 @@
  *   closed item (xpoll_item_closed()) never touches its file again; code
  *   that polls an item's file under ep->mtx takes a reference first, and
  *   gets none for a closed one (xpoll_item_fget(), as epoll's epi_fget()).
+ *   That relies on the file being freed by call_rcu() (file_free()) only
+ *   after its close event returned: a file seen not closed inside an RCU
+ *   read section (a sched one: a grace period waits for preempt-disabled
+ *   regions too) can still be tried with get_file_rcu().
  *   A dup()ed or inherited descriptor, an SCM_RIGHTS message in flight
  *   or an mmap keep the file, and its items, exactly as in epoll, and the
  *   UNIX garbage collector sees every reference there is.
@@ -622,11 +626,11 @@ static bool xpoll_target_close(struct file *file, int *budget)
 		spin_unlock(xpoll_tree_lock(t));
 		cond_resched();
 	}
-	if (done && pinned && pin) {
-		kfree(pin);
-		/* The caller holds another reference. */
-		fput(file);
-	}
+	if (!pin)
+		return done;
+	kfree(pin);
+	/* The caller holds another reference. */
+	fput(file);
 	return done;
 }
 

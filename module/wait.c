@@ -369,6 +369,43 @@ static void xpoll_restore_sigmask(bool interrupted)
 		sigprocmask(SIG_SETMASK, &current->saved_sigmask, NULL);
 }
 
+/* The fields XPOLL_IOC_WAIT (and CTL_WAIT's wait) must have zero. */
+static bool xpoll_wait_unused_zero(const struct xpoll_wait *w)
+{
+	return !(w->flags || w->reserved0 || w->reserved[0] || w->reserved[1]);
+}
+
+/*
+ * Installs @w's signal mask and checks its event buffer, in epoll_pwait2's
+ * order (mask, maxevents, buffer), pointing @sink at it: 0, or the errno
+ * with the mask put back.  xpoll_wait_end() ends what it began.
+ */
+static long xpoll_wait_begin(const struct xpoll_wait *w,
+			     struct xpoll_sink *sink)
+{
+	long res = xpoll_set_sigmask(w);
+
+	if (res)
+		return res;
+	sink->uptr = xpoll_u64_to_uptr(w->events);
+	if (w->maxevents <= 0 || w->maxevents > XPOLL_MAX_EVENTS)
+		res = -EINVAL;
+	else if (!xpoll_uptr_ok(sink->uptr,
+				w->maxevents * sizeof(struct epoll_event)))
+		res = -EFAULT;
+	if (res && w->sigmask)
+		xpoll_restore_sigmask(false);
+	return res;
+}
+
+/* Puts the caller's signal mask back (see xpoll_restore_sigmask()). */
+static long xpoll_wait_end(const struct xpoll_wait *w, long res)
+{
+	if (w->sigmask)
+		xpoll_restore_sigmask(res == -EINTR);
+	return res;
+}
+
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 {
 	struct xpoll_sink sink = { .put = xpoll_put_user_events };
@@ -377,25 +414,13 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 
 	if (xpoll_copy_arg(&w, uarg, sizeof(w)))
 		return -EFAULT;
-	if (w.flags || w.reserved0 || w.reserved[0] || w.reserved[1])
+	if (!xpoll_wait_unused_zero(&w))
 		return -EINVAL;
-
-	res = xpoll_set_sigmask(&w);
+	res = xpoll_wait_begin(&w, &sink);
 	if (res)
 		return res;
-
-	sink.uptr = xpoll_u64_to_uptr(w.events);
-	if (w.maxevents <= 0 || w.maxevents > XPOLL_MAX_EVENTS)
-		res = -EINVAL;
-	else if (!xpoll_uptr_ok(sink.uptr,
-				w.maxevents * sizeof(struct epoll_event)))
-		res = -EFAULT;
-	else
-		res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
-
-	if (w.sigmask)
-		xpoll_restore_sigmask(res == -EINTR);
-	return res;
+	res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
+	return xpoll_wait_end(&w, res);
 }
 
 /*
@@ -419,34 +444,22 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 
 	if (xpoll_copy_arg(&cw, uarg, sizeof(cw)))
 		return -EFAULT;
-	if (cw.nr > XPOLL_CTL_BATCH_MAX || w->flags || w->reserved0 ||
-	    w->reserved[0] || w->reserved[1])
+	if (cw.nr > XPOLL_CTL_BATCH_MAX || !xpoll_wait_unused_zero(w))
 		return -EINVAL;
 	uctls = xpoll_u64_to_uptr(cw.ctls);
 	ures = xpoll_u64_to_uptr(cw.results);
 	if (put_user(0, &ucw->nr_done) ||
 	    (cw.nr && xpoll_ctls_check(uctls, ures, cw.nr)))
 		return -EFAULT;
-
-	res = xpoll_set_sigmask(w);
+	res = xpoll_wait_begin(w, &sink);
 	if (res)
 		return res;
-	sink.uptr = xpoll_u64_to_uptr(w->events);
-	if (w->maxevents <= 0 || w->maxevents > XPOLL_MAX_EVENTS)
-		res = -EINVAL;
-	else if (!xpoll_uptr_ok(sink.uptr,
-				w->maxevents * sizeof(struct epoll_event)))
-		res = -EFAULT;
-	if (res)
-		goto out;
 
 	if (cw.nr) {
 		xpoll_apply_ctls(ep, uctls, ures, cw.nr, &done, &failed);
 		/* 0: ctls[0] could not be read, nothing was applied. */
-		if (!done) {
-			res = -EFAULT;
-			goto out;
-		}
+		if (!done)
+			return xpoll_wait_end(w, -EFAULT);
 		/*
 		 * Once something is applied the call no longer fails with
 		 * EFAULT; if the caller unmapped nr_done meanwhile, it cannot
@@ -458,8 +471,5 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 	/* The caller learns of a failed or unfinished change list at once. */
 	timeout_ns = failed || done < cw.nr ? 0 : w->timeout_ns;
 	res = xpoll_wait_sink(ep, &sink, w->maxevents, timeout_ns);
-out:
-	if (w->sigmask)
-		xpoll_restore_sigmask(res == -EINTR);
-	return res;
+	return xpoll_wait_end(w, res);
 }

@@ -455,6 +455,24 @@ static inline bool xpoll_item_wakeup(const struct xpoll_item *it)
 }
 
 /* busy.c */
+#ifdef CONFIG_NET_RX_BUSY_POLL
+extern unsigned int xpoll_sysctl_busy_poll;
+
+/*
+ * The busy-poll time of @ep in us, its own or else net.core.busy_poll's
+ * (6.9's rule); 0: off.  Inline: the wake callback asks on every event.
+ */
+static inline unsigned int xpoll_busy_usecs(const struct xpoll_instance *ep)
+{
+	return READ_ONCE(ep->busy_poll_usecs) ?:
+	       READ_ONCE(xpoll_sysctl_busy_poll);
+}
+#else
+static inline unsigned int xpoll_busy_usecs(const struct xpoll_instance *ep)
+{
+	return 0;
+}
+#endif
 void xpoll_busy_note(struct xpoll_instance *ep, struct file *file);
 void xpoll_busy_add(struct xpoll_instance *ep, struct file *file);
 bool xpoll_busy_loop(struct xpoll_instance *ep, const ktime_t *expires);

@@ -891,7 +891,6 @@ static void xpoll_close_while_locked(struct kunit *test)
 	put_file(xf);
 }
 
-
 /*
  * Hundreds of files, every other one closed, a third of them also watched
  * by a second instance: each close removes exactly its file's items, from
