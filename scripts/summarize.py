@@ -126,19 +126,42 @@ def parse_tap(path, suite):
     return out
 
 
+def reasons(paths, limit=30):
+    """The lines that say why: a failed KUnit expectation and the lines after
+    it, and the diagnostics a TAP file printed just before a `not ok`. CI
+    shows only the end of make check's output, so they are printed there."""
+    out = []
+    for path in paths:
+        with open(path, errors="replace") as f:
+            lines = [re.sub(r"^\[\s*[0-9.]+\]\s?", "", l.rstrip()) for l in f]
+        for i, line in enumerate(lines):
+            if re.search(r"(EXPECTATION|ASSERTION) FAILED", line):
+                out += [os.path.basename(path) + ": " + l.strip() for l in lines[i:i + 4]]
+            elif path.endswith(".tap") and re.match(r"\s*not ok ", line):
+                ctx = [l for l in lines[max(0, i - 4):i] if l.lstrip().startswith("#")]
+                out += [os.path.basename(path) + ": " + l.strip() for l in ctx + [line]]
+    return out[:limit]
+
+
 def main(argv):
     expect_fail = "--expect-fail" in argv
     dirs = [a for a in argv if not a.startswith("--")]
     results = []
+    bad_files = []
     for d in dirs:
         for f in sorted(os.listdir(d)):
             path = os.path.join(d, f)
             if f.endswith(".kunit.log"):
                 res, _ = parse_kunit(path)
+                if any(st not in ("PASS", "SKIP", "NO_TESTS") for _, _, st in res):
+                    bad_files.append(path)
                 tag = f[: -len(".kunit.log")]
                 results += [(f"{s} [{tag}]", t, st) for s, t, st in res]
             elif f.endswith(".tap"):
-                results += parse_tap(path, f[: -len(".tap")])
+                res = parse_tap(path, f[: -len(".tap")])
+                if any(st == "FAIL" for _, _, st in res):
+                    bad_files.append(path)
+                results += res
 
     suites = {}
     for suite, test, status in results:
@@ -162,6 +185,11 @@ def main(argv):
         print("\nfailed:")
         for n in failed_names:
             print(f"  {n}")
+        why = reasons(bad_files)
+        if why:
+            print("\nwhy (first lines):")
+            for line in why:
+                print(f"  {line}")
     if not results:
         print("\nno results found: that is a failure")
         total["FAIL"] += 1

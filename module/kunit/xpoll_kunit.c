@@ -111,10 +111,15 @@ static void xpt_signal(struct file *f, int q, __poll_t mask)
 	wake_up_poll(&xpt_of(f)->wq[q], mask);
 }
 
-/* Drops the test's reference and runs any release at once. */
+/*
+ * Drops the test's reference and runs any release at once.  fput() from a
+ * kthread also schedules delayed_fput_work, which may take the file first
+ * and still be in its release when flush_delayed_fput() returns; so the
+ * last reference is put here, synchronously.
+ */
 static void put_file(struct file *f)
 {
-	fput(f);
+	__fput_sync(f);
 	flush_delayed_fput();
 }
 
@@ -599,9 +604,9 @@ static void xpoll_transfer_blocking_and_exclusive(struct kunit *test)
 	}
 	/* Both blocked in their instance's wait queue. */
 	while ((!has_waiters(&ep_of(xf[0])->wq) ||
-		!has_waiters(&ep_of(xf[1])->wq)) && loops++ < 100)
+		!has_waiters(&ep_of(xf[1])->wq)) && loops++ < 500)
 		msleep(20);
-	KUNIT_ASSERT_LT(test, loops, 100);
+	KUNIT_ASSERT_LT(test, loops, 500);
 
 	/* One exclusive wakeup reaches one instance only. */
 	xpt_signal(tf, 0, EPOLLIN);
@@ -882,8 +887,8 @@ static void xpoll_close_while_locked(struct kunit *test)
 	mutex_unlock(&ep_of(xf)->mtx);
 	ksink_init(&ks);
 	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
-	/* The reap work, tried again after the mutex was free, removed it. */
-	msleep(500);
+	/* The reap work, tried again after the mutex was free, removes it. */
+	flush_delayed_work(&ep_of(xf)->reap_work);
 	mutex_lock(&ep_of(xf)->mtx);
 	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&ep_of(xf)->rbr.rb_root));
 	mutex_unlock(&ep_of(xf)->mtx);
