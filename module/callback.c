@@ -33,46 +33,47 @@ struct xpoll_pqueue {
 	struct xpoll_item *item;	/* NULL after an allocation failed */
 };
 
-static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
-			       int sync, void *key)
+/*
+ * Queues @it for an event @pollflags (0: unknown) and wakes one blocked
+ * waiter, under ep->lock; *@pwake tells whether the instance's pollers
+ * need a wakeup.  Returns the callback's EPOLLEXCLUSIVE answer (1: this
+ * counts as the waker's one exclusive wakeup).  The wake callback and a
+ * user event's trigger (uevent.c) are its two callers.
+ */
+static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
+					      struct xpoll_item *it,
+					      __poll_t pollflags, int sync,
+					      bool *pwake)
 {
-	struct xpoll_pwq *pwq = container_of(wait, struct xpoll_pwq, wait);
-	struct xpoll_item *it = wait->private;
-	struct xpoll_instance *ep = it->ep;
-	__poll_t pollflags = key_to_poll(key);
-	unsigned long flags;
-	bool pwake = false;
+	bool queued = false;
+	void *key;
 	int ewake = 0;
-
-	spin_lock_irqsave(&ep->lock, flags);
-
-	if (unlikely(xpoll_busy_usecs(ep)))
-		xpoll_busy_note(ep, it->file);
 
 	/* Disarmed by EPOLLONESHOT until the next MOD. */
 	if (!(it->events & ~XPOLL_PRIVATE_BITS))
-		goto out_unlock;
+		return 0;
 	/* Not every waker passes a key; without one, assume a match. */
 	if (pollflags && !(pollflags & it->events))
-		goto out_unlock;
+		return 0;
 
 	if (READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE) {
 		if (it->next == XPOLL_UNACTIVE) {
 			it->next = READ_ONCE(ep->ovflist);
 			WRITE_ONCE(ep->ovflist, it);
-			if (xpoll_item_wakeup(it))
-				xpoll_wakeup_stay_awake(it);
+			queued = true;
 		}
 	} else if (list_empty(&it->rdllink)) {
 		list_add_tail(&it->rdllink, &ep->rdllist);
-		if (xpoll_item_wakeup(it))
-			xpoll_wakeup_stay_awake(it);
+		queued = true;
 	}
+	if (queued && xpoll_item_wakeup(it))
+		xpoll_wakeup_stay_awake(it);
 
 	/*
 	 * waitqueue_active() without a barrier: ep->wq only changes under
 	 * ep->lock, which we hold; a poller of ep->poll_wait that races
-	 * with us re-polls the instance after queueing itself.
+	 * with us re-polls the instance after queueing itself.  The key
+	 * tells a minimum-count waiter (wait.c) whether this queued an item.
 	 */
 	if (waitqueue_active(&ep->wq)) {
 		if ((it->events & EPOLLEXCLUSIVE) && !(pollflags & POLLFREE)) {
@@ -90,16 +91,41 @@ static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
 				break;
 			}
 		}
+		key = queued ? XPOLL_WAKE_QUEUED : XPOLL_WAKE_AGAIN;
 		if (sync)
-			wake_up_sync(&ep->wq);
+			__wake_up_sync_key(&ep->wq, TASK_NORMAL, key);
 		else
-			wake_up(&ep->wq);
+			__wake_up(&ep->wq, TASK_NORMAL, 1, key);
 	}
 	/* Racy by design, as epoll: see the comment above. */
 	if (waitqueue_active(&ep->poll_wait))
-		pwake = true;
+		*pwake = true;
+	return ewake;
+}
 
-out_unlock:
+/* A user event's trigger (uevent.c): xpoll_queue_locked(), as a callback. */
+void xpoll_item_queue_locked(struct xpoll_instance *ep, struct xpoll_item *it,
+			     __poll_t pollflags, bool *pwake)
+{
+	lockdep_assert_held(&ep->lock);
+	xpoll_queue_locked(ep, it, pollflags, 0, pwake);
+}
+
+static int xpoll_wake_callback(wait_queue_entry_t *wait, unsigned int mode,
+			       int sync, void *key)
+{
+	struct xpoll_pwq *pwq = container_of(wait, struct xpoll_pwq, wait);
+	struct xpoll_item *it = wait->private;
+	struct xpoll_instance *ep = it->ep;
+	__poll_t pollflags = key_to_poll(key);
+	unsigned long flags;
+	bool pwake = false;
+	int ewake;
+
+	spin_lock_irqsave(&ep->lock, flags);
+	if (unlikely(xpoll_busy_usecs(ep)))
+		xpoll_busy_note(ep, it->file);
+	ewake = xpoll_queue_locked(ep, it, pollflags, sync, &pwake);
 	spin_unlock_irqrestore(&ep->lock, flags);
 
 	/*

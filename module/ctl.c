@@ -693,8 +693,12 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	return 0;
 }
 
-static void xpoll_modify(struct xpoll_instance *ep, struct xpoll_item *it,
-			 struct file *tfile, __poll_t events, u64 data)
+/*
+ * MOD of @it (a file's, or with @tfile NULL a user event's): the new
+ * interest set and data, then a re-poll that reports it if it is ready.
+ */
+void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
+		       struct file *tfile, __poll_t events, u64 data)
 {
 	poll_table pt;
 
@@ -809,8 +813,8 @@ again:
 			break;
 		}
 		if (!(it->events & EPOLLEXCLUSIVE)) {
-			xpoll_modify(ep, it, tfile, ev.events | EPOLLERR |
-				     EPOLLHUP, ev.data);
+			xpoll_item_modify(ep, it, tfile, ev.events |
+					  EPOLLERR | EPOLLHUP, ev.data);
 			err = 0;
 		}
 		break;
@@ -850,7 +854,11 @@ int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
 /* One change, from XPOLL_IOC_CTL or from a batch (batch.c). */
 int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 {
-	if (c->flags || c->reserved[0] || c->reserved[1])
+	if ((c->flags & ~XPOLL_CTL_USER) || c->reserved)
+		return -EINVAL;
+	if (c->flags & XPOLL_CTL_USER)
+		return xpoll_uevent_ctl(ep, c);
+	if (c->key)
 		return -EINVAL;
 	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
 			    c->data);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /proc/<pid>/fdinfo/<xpoll fd>: one line per item, in interest-tree
- * order, in epoll's format, so tools that parse epoll's fdinfo read ours.
- * No kernel pointer is printed.
+ * order, in epoll's format, so tools that parse epoll's fdinfo read ours;
+ * then one "uev:" line per user event, in key order (uevent.c).  No kernel
+ * pointer is printed.
  */
 #include <linux/file.h>
 #include <linux/seq_file.h>
@@ -34,5 +35,6 @@ void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
 		if (seq_has_overflowed(m))
 			break;
 	}
+	xpoll_uevent_show(m, ep);
 	mutex_unlock(&ep->mtx);
 }

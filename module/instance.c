@@ -40,6 +40,7 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	INIT_LIST_HEAD(&ep->closed);
 	INIT_LIST_HEAD(&ep->closed_nests);
 	INIT_DELAYED_WORK(&ep->reap_work, xpoll_reap_work_fn);
+	xa_init(&ep->uevents);
 	return ep;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
@@ -50,7 +51,8 @@ static void xpoll_instance_free(struct kref *ref)
 						 ref);
 
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root) ||
-		     !list_empty(&ep->closed) || !list_empty(&ep->closed_nests));
+		     !list_empty(&ep->closed) || !list_empty(&ep->closed_nests) ||
+		     !xa_empty(&ep->uevents));
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
 	mutex_destroy(&ep->mtx);
@@ -117,6 +119,7 @@ void xpoll_remove_all(struct xpoll_instance *ep)
 		xpoll_item_remove(ep, rb_entry(rbp, struct xpoll_item, rbn));
 		cond_resched();
 	}
+	xpoll_uevent_remove_all(ep);
 	mutex_unlock(&ep->mtx);
 }
 

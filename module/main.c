@@ -103,7 +103,8 @@ static long xpoll_ioc_version(void __user *uarg)
 	v.abi_version = XPOLL_ABI_VERSION;
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
 		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS |
-		XPOLL_FEAT_CTL_WAIT;
+		XPOLL_FEAT_CTL_WAIT | XPOLL_FEAT_USER_EVENTS |
+		XPOLL_FEAT_MIN_WAIT;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;

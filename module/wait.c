@@ -40,9 +40,12 @@
 __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 			 bool repoll_epoll)
 {
-	struct file *file = xpoll_item_fget(it);
+	struct file *file;
 	__poll_t res;
 
+	if (unlikely(xpoll_item_is_user(it)))
+		return xpoll_uevent_poll(it) & it->events;
+	file = xpoll_item_fget(it);
 	if (!file)
 		return 0;
 	pt->_key = it->events;
@@ -118,13 +121,15 @@ struct xpoll_chunk {
 
 /*
  * Stores the chunk at position *@res and adds what was stored to *@res,
- * then applies each stored event's consequence to its item.  Items whose
- * event was not stored go back to the head of @txlist in their order,
- * still ready and still armed.  Returns false if the sink faulted.
+ * then applies each stored event's consequence to its item (a
+ * level-triggered one goes on @lt: the ready list, or a minimum-count
+ * wait's own list).  Items whose event was not stored go back to the head
+ * of @txlist in their order, still ready and still armed.  Returns false
+ * if the sink faulted.
  */
-static bool xpoll_flush_chunk(struct xpoll_instance *ep,
-			      struct xpoll_sink *sink, int *res,
-			      struct xpoll_chunk *c, struct list_head *txlist)
+static bool xpoll_flush_chunk(struct xpoll_sink *sink, int *res,
+			      struct xpoll_chunk *c, struct list_head *txlist,
+			      struct list_head *lt)
 {
 	int stored = sink->put(sink, *res, c->evs, c->n);
 	bool whole = stored == c->n;
@@ -137,7 +142,7 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 			it->events &= XPOLL_PRIVATE_BITS;
 		} else if (!(it->events & EPOLLET)) {
 			/* Level-triggered: look again on the next wait. */
-			list_add_tail(&it->rdllink, &ep->rdllist);
+			list_add_tail(&it->rdllink, lt);
 			if (xpoll_item_wakeup(it))
 				xpoll_wakeup_stay_awake(it);
 		}
@@ -154,11 +159,12 @@ static bool xpoll_flush_chunk(struct xpoll_instance *ep,
 }
 
 /*
- * Delivers up to @maxevents events to @sink.  Returns their number, 0, or
- * -EFAULT if the first one could not be stored (the item stays ready).
+ * Delivers events to @sink at positions @start .. @maxevents - 1, putting
+ * the level-triggered items delivered on @lt.  Returns their number, 0,
+ * or -EFAULT if the first one could not be stored (the item stays ready).
  */
-int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
-		      int maxevents)
+static int xpoll_send_from(struct xpoll_instance *ep, struct xpoll_sink *sink,
+			   int start, int maxevents, struct list_head *lt)
 {
 	struct xpoll_item *it, *tmp;
 	/* Only entries below chunk.n are read (see xpoll_copy_arg()). */
@@ -167,7 +173,7 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	bool fault = false;
 	__poll_t revents;
 	poll_table pt;
-	int res = 0;
+	int res = start;
 
 	/* Let a killed task exit instead of fetching events for ever. */
 	if (fatal_signal_pending(current))
@@ -192,19 +198,27 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		chunk.evs[chunk.n].data = it->data;
 		chunk.items[chunk.n++] = it;
 		if (chunk.n == XPOLL_SEND_CHUNK &&
-		    !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist)) {
+		    !xpoll_flush_chunk(sink, &res, &chunk, &txlist, lt)) {
 			fault = true;
 			break;
 		}
 	}
 	if (chunk.n && !fault)
-		fault = !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist);
-	if (fault && !res)
-		res = -EFAULT;
+		fault = !xpoll_flush_chunk(sink, &res, &chunk, &txlist, lt);
 	xpoll_done_scan(ep, &txlist);
 
 	mutex_unlock(&ep->mtx);
-	return res;
+	return fault && res == start ? -EFAULT : res - start;
+}
+
+/*
+ * Delivers up to @maxevents events to @sink.  Returns their number, 0, or
+ * -EFAULT if the first one could not be stored (the item stays ready).
+ */
+int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		      int maxevents)
+{
+	return xpoll_send_from(ep, sink, 0, maxevents, &ep->rdllist);
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);
 
@@ -306,6 +320,143 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_wait_sink);
 
 /*
+ * The sleeper of a minimum-count wait: woken only when @need items were
+ * queued since it went to sleep, or by a waker that passes no key (an
+ * ADD or MOD that made an item ready, the end of another scan).  An item
+ * that was already queued wakes it not at all (XPOLL_WAKE_AGAIN): that
+ * includes the level-triggered items this call holds.  Under ep->lock,
+ * as every wakeup of ep->wq; a wakeup it declines goes on to the next
+ * exclusive waiter.
+ */
+struct xpoll_min_waiter {
+	wait_queue_entry_t wait;
+	u32 need;
+	u32 seen;
+};
+
+static int xpoll_min_wake(struct wait_queue_entry *wq_entry,
+			  unsigned int mode, int sync, void *key)
+{
+	struct xpoll_min_waiter *mw = container_of(wq_entry,
+						   struct xpoll_min_waiter,
+						   wait);
+
+	if (key == XPOLL_WAKE_AGAIN)
+		return 0;
+	if (key == XPOLL_WAKE_QUEUED && ++mw->seen < mw->need)
+		return 0;
+	return xpoll_autoremove_wake(wq_entry, mode, sync, key);
+}
+
+/*
+ * A wait with @min_events > 0 (see struct xpoll_wait): events are stored
+ * as they come, the level-triggered ones delivered are held on a list of
+ * the call's own (so each is reported once per call) and go back on the
+ * ready list at the end.  The sleeper is woken once per batch, not once
+ * per event: when @min_events - stored items were queued, at
+ * @min_wait_ns after the first event, or at the timeout.
+ */
+int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		   int maxevents, s64 timeout_ns, u32 min_events,
+		   s64 min_wait_ns)
+{
+	struct xpoll_min_waiter mw;
+	ktime_t expires, *to = NULL;
+	bool timed_out = false, started = false, eavail, pwake = false;
+	LIST_HEAD(held);
+	u64 slack = 0;
+	int res, total = 0;
+
+	lockdep_assert_irqs_enabled();
+
+	if (timeout_ns > 0) {
+		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
+		to = &expires;
+		slack = xpoll_timer_slack(timeout_ns);
+	} else if (timeout_ns == 0) {
+		timed_out = true;
+	}
+
+	eavail = xpoll_events_available(ep);
+	for (;;) {
+		if (eavail) {
+			res = xpoll_send_from(ep, sink, total, maxevents,
+					      &held);
+			if (res < 0) {
+				/* A fault or a fatal signal: keep what is stored. */
+				if (!total)
+					total = res;
+				break;
+			}
+			total += res;
+		}
+		if (total >= min_events || total == maxevents || timed_out)
+			break;
+		if (total && !started) {
+			/* The first event: the batch's own deadline starts. */
+			ktime_t end = ktime_add_safe(ktime_get(),
+						     ns_to_ktime(min_wait_ns));
+
+			started = true;
+			if (min_wait_ns && (!to || ktime_before(end, *to))) {
+				expires = end;
+				to = &expires;
+				slack = xpoll_timer_slack(min_wait_ns);
+			}
+		}
+		if (!total && xpoll_busy_loop(ep, to)) {
+			eavail = true;
+			continue;
+		}
+		if (signal_pending(current)) {
+			if (!total)
+				total = -EINTR;
+			break;
+		}
+
+		init_waitqueue_func_entry(&mw.wait, xpoll_min_wake);
+		mw.wait.private = current;
+		mw.need = total ? min_events - total : 1;
+		mw.seen = 0;
+
+		spin_lock_irq(&ep->lock);
+		__set_current_state(TASK_INTERRUPTIBLE);
+		eavail = xpoll_events_available(ep);
+		if (!eavail)
+			__add_wait_queue_exclusive(&ep->wq, &mw.wait);
+		spin_unlock_irq(&ep->lock);
+
+		if (!eavail)
+			timed_out = !schedule_hrtimeout_range(to, slack,
+							      HRTIMER_MODE_ABS);
+		__set_current_state(TASK_RUNNING);
+
+		eavail = true;
+		if (!list_empty_careful(&mw.wait.entry)) {
+			spin_lock_irq(&ep->lock);
+			__remove_wait_queue(&ep->wq, &mw.wait);
+			spin_unlock_irq(&ep->lock);
+		}
+	}
+
+	/* The held items are ready still: back where every waiter sees them. */
+	if (!list_empty(&held)) {
+		spin_lock_irq(&ep->lock);
+		list_splice_tail(&held, &ep->rdllist);
+		/* ep->wq only changes under ep->lock, held here. */
+		if (waitqueue_active(&ep->wq))
+			wake_up(&ep->wq);
+		/* Racy by design, as the callback's (callback.c). */
+		pwake = waitqueue_active(&ep->poll_wait);
+		spin_unlock_irq(&ep->lock);
+		if (pwake)
+			xpoll_poll_wake(ep, NULL, 0);
+	}
+	return total;
+}
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_wait_min);
+
+/*
  * One user-access section for the chunk; word stores, as the generic copy
  * is a byte loop under TCG.  A fault stops at the event it hit: the ones
  * before it are whole.
@@ -369,10 +520,27 @@ static void xpoll_restore_sigmask(bool interrupted)
 		sigprocmask(SIG_SETMASK, &current->saved_sigmask, NULL);
 }
 
-/* The fields XPOLL_IOC_WAIT (and CTL_WAIT's wait) must have zero. */
-static bool xpoll_wait_unused_zero(const struct xpoll_wait *w)
+/*
+ * The fields of XPOLL_IOC_WAIT (and CTL_WAIT's wait) checked before any
+ * other: those that must be zero, and the minimum-wait pair.
+ */
+static bool xpoll_wait_fields_ok(const struct xpoll_wait *w)
 {
-	return !(w->flags || w->reserved0 || w->reserved[0] || w->reserved[1]);
+	if (w->flags || w->reserved || w->min_wait_ns < 0)
+		return false;
+	if (!w->min_events)
+		return !w->min_wait_ns;
+	return w->maxevents > 0 && w->min_events <= (u32)w->maxevents;
+}
+
+/* The wait proper, with or without a minimum count. */
+static int xpoll_wait_any(struct xpoll_instance *ep, struct xpoll_sink *sink,
+			  const struct xpoll_wait *w, s64 timeout_ns)
+{
+	if (w->min_events)
+		return xpoll_wait_min(ep, sink, w->maxevents, timeout_ns,
+				      w->min_events, w->min_wait_ns);
+	return xpoll_wait_sink(ep, sink, w->maxevents, timeout_ns);
 }
 
 /*
@@ -414,12 +582,12 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 
 	if (xpoll_copy_arg(&w, uarg, sizeof(w)))
 		return -EFAULT;
-	if (!xpoll_wait_unused_zero(&w))
+	if (!xpoll_wait_fields_ok(&w))
 		return -EINVAL;
 	res = xpoll_wait_begin(&w, &sink);
 	if (res)
 		return res;
-	res = xpoll_wait_sink(ep, &sink, w.maxevents, w.timeout_ns);
+	res = xpoll_wait_any(ep, &sink, &w, w.timeout_ns);
 	return xpoll_wait_end(&w, res);
 }
 
@@ -444,7 +612,7 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 
 	if (xpoll_copy_arg(&cw, uarg, sizeof(cw)))
 		return -EFAULT;
-	if (cw.nr > XPOLL_CTL_BATCH_MAX || !xpoll_wait_unused_zero(w))
+	if (cw.nr > XPOLL_CTL_BATCH_MAX || !xpoll_wait_fields_ok(w))
 		return -EINVAL;
 	uctls = xpoll_u64_to_uptr(cw.ctls);
 	ures = xpoll_u64_to_uptr(cw.results);
@@ -470,6 +638,6 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 	}
 	/* The caller learns of a failed or unfinished change list at once. */
 	timeout_ns = failed || done < cw.nr ? 0 : w->timeout_ns;
-	res = xpoll_wait_sink(ep, &sink, w->maxevents, timeout_ns);
+	res = xpoll_wait_any(ep, &sink, w, timeout_ns);
 	return xpoll_wait_end(w, res);
 }

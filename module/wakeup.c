@@ -50,7 +50,8 @@ static struct xpoll_wakeup *xpoll_wakeup_find(const struct xpoll_item *it)
 }
 
 /*
- * Gives @it (whose file is alive) a wakeup source, and @ep one if it has
+ * Gives @it (whose file is alive) a wakeup source named after the file,
+ * or "xpoll-user" for a user event (@file NULL), and @ep one if it has
  * none yet.  Under ep->mtx; may sleep.  0 or -ENOMEM.
  */
 int xpoll_wakeup_attach(struct xpoll_instance *ep, struct xpoll_item *it,
@@ -68,9 +69,13 @@ int xpoll_wakeup_attach(struct xpoll_instance *ep, struct xpoll_item *it,
 	w = kmalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
-	take_dentry_name_snapshot(&n, file->f_path.dentry);
-	w->ws = wakeup_source_register(NULL, n.name.name);
-	release_dentry_name_snapshot(&n);
+	if (file) {
+		take_dentry_name_snapshot(&n, file->f_path.dentry);
+		w->ws = wakeup_source_register(NULL, n.name.name);
+		release_dentry_name_snapshot(&n);
+	} else {
+		w->ws = wakeup_source_register(NULL, "xpoll-user");
+	}
 	if (!w->ws) {
 		kfree(w);
 		return -ENOMEM;

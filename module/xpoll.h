@@ -217,6 +217,7 @@
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 /*
  * Internals the KUnit module (module/kunit/) needs are exported only when
@@ -238,6 +239,13 @@
 #define XPOLL_MAX_NESTS		4
 #define XPOLL_MAX_EVENTS	(INT_MAX / sizeof(struct epoll_event))
 #define XPOLL_UNACTIVE		((void *)-1L)
+/*
+ * Keys of the wakeups of ep->wq by an item (callback.c): it was queued
+ * now, or was queued already.  A minimum-count waiter (wait.c) counts the
+ * first and ignores the second; every other waker passes NULL.
+ */
+#define XPOLL_WAKE_QUEUED	((void *)1L)
+#define XPOLL_WAKE_AGAIN	((void *)2L)
 
 enum xpoll_kind {
 	XPOLL_KIND_FILE,	/* any pollable file */
@@ -281,6 +289,7 @@ struct xpoll_instance {
 	struct list_head closed_nests;	/* the same, for nests */
 	struct delayed_work reap_work;	/* removes them */
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
+	struct xarray uevents;		/* user events by key, uevent.c */
 	/* Busy polling (busy.c). */
 	unsigned int napi_id;		/* queue to busy-poll; 0: none */
 	u32 busy_poll_usecs;		/* XPOLL_IOC_SET_PARAMS */
@@ -410,6 +419,8 @@ void xpoll_item_orphan(struct xpoll_item *it, bool nested);
 void xpoll_reap_closed(struct xpoll_instance *ep);
 void xpoll_reap_work_fn(struct work_struct *work);
 bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
+void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
+		       struct file *tfile, __poll_t events, u64 data);
 struct xpoll_user *xpoll_user_get(kuid_t uid);
 void xpoll_user_put(struct xpoll_user *u);
 long xpoll_user_watches(kuid_t uid);
@@ -419,6 +430,8 @@ void xpoll_ctl_exit(void);
 /* callback.c */
 __poll_t xpoll_register_poll(struct xpoll_item *it, bool *ok);
 void xpoll_unregister_item(struct xpoll_item *it);
+void xpoll_item_queue_locked(struct xpoll_instance *ep, struct xpoll_item *it,
+			     __poll_t pollflags, bool *pwake);
 void xpoll_poll_wake(struct xpoll_instance *ep, struct xpoll_item *it,
 		     __poll_t key);
 void xpoll_pw_work_fn(struct irq_work *work);
@@ -436,6 +449,9 @@ int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		      int maxevents);
 int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns);
+int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
+		   int maxevents, s64 timeout_ns, u32 min_events,
+		   s64 min_wait_ns);
 long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg);
 long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg);
 
@@ -558,6 +574,18 @@ static inline int xpoll_cmp(struct file *f1, int fd1, struct file *f2, int fd2)
 	if (f1 != f2)
 		return f1 > f2 ? 1 : -1;
 	return fd1 - fd2;
+}
+
+/* uevent.c */
+int xpoll_uevent_ctl(struct xpoll_instance *ep, const struct xpoll_ctl *c);
+__poll_t xpoll_uevent_poll(const struct xpoll_item *it);
+void xpoll_uevent_remove_all(struct xpoll_instance *ep);
+void xpoll_uevent_show(struct seq_file *m, struct xpoll_instance *ep);
+
+/* A user event (uevent.c): an item with no file. */
+static inline bool xpoll_item_is_user(const struct xpoll_item *it)
+{
+	return !it->file;
 }
 
 /* fdinfo.c */

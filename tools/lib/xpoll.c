@@ -256,6 +256,78 @@ XPOLL_API int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls,
 	return ret;
 }
 
+XPOLL_API int xpoll_user_ctl(int xpfd, int op, uint64_t key, uint32_t events,
+			     uint64_t data)
+{
+	struct xpoll_ctl c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = (uint32_t)op;
+	c.fd = -1;
+	c.flags = XPOLL_CTL_USER;
+	c.key = key;
+	if (op != EPOLL_CTL_DEL) {
+		c.events = events;
+		c.data = data;
+	}
+	return ioctl(xpfd, XPOLL_IOC_CTL, &c);
+}
+
+static int xpoll_user_bits(int xpfd, uint32_t op, uint64_t key,
+			   uint32_t events)
+{
+	struct xpoll_ctl c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = op;
+	c.fd = -1;
+	c.flags = XPOLL_CTL_USER;
+	c.key = key;
+	c.events = events;
+	return ioctl(xpfd, XPOLL_IOC_CTL, &c);
+}
+
+XPOLL_API int xpoll_user_trigger(int xpfd, uint64_t key, uint32_t events)
+{
+	return xpoll_user_bits(xpfd, XPOLL_CTL_TRIGGER, key, events);
+}
+
+XPOLL_API int xpoll_user_clear(int xpfd, uint64_t key, uint32_t events)
+{
+	return xpoll_user_bits(xpfd, XPOLL_CTL_CLEAR, key, events);
+}
+
+XPOLL_API int xpoll_wait_min(int xpfd, struct epoll_event *events,
+			     int maxevents, unsigned int min_events,
+			     int64_t min_wait_ns, int64_t timeout_ns,
+			     const sigset_t *sigmask)
+{
+	struct xpoll_wait w;
+	int ret, saved, oldtype;
+
+	if (!min_events) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.events = (uint64_t)(uintptr_t)events;
+	w.maxevents = maxevents;
+	w.timeout_ns = timeout_ns;
+	w.min_events = min_events;
+	w.min_wait_ns = min_wait_ns;
+	if (sigmask) {
+		w.sigmask = (uint64_t)(uintptr_t)sigmask;
+		w.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
+	}
+	/* A cancellation point, as xpoll__wait_ns() makes the wait one. */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	ret = ioctl(xpfd, XPOLL_IOC_WAIT, &w);
+	saved = errno;
+	pthread_setcanceltype(oldtype, NULL);
+	errno = saved;
+	return ret;
+}
+
 XPOLL_API int xpoll_is_instance(int fd)
 {
 	struct stat st;

@@ -41,10 +41,11 @@
 #define XPOLL_FEAT_PARAMS	_BITULL(4)	/* XPOLL_IOC_{SET,GET}_PARAMS */
 #define XPOLL_FEAT_CTL_BATCH	_BITULL(8)	/* XPOLL_IOC_CTL_BATCH */
 #define XPOLL_FEAT_CTL_WAIT	_BITULL(9)	/* XPOLL_IOC_CTL_WAIT */
+#define XPOLL_FEAT_USER_EVENTS	_BITULL(10)	/* XPOLL_CTL_USER items */
+#define XPOLL_FEAT_MIN_WAIT	_BITULL(12)	/* xpoll_wait.min_events */
 /*
  * Reserved for what comes next, not reported by this version:
- * bit 10 user-triggered events, bit 11 mmap'ed ready ring, bit 12
- * minimum-wait batching, bit 13 statistics.
+ * bit 11 mmap'ed ready ring, bit 13 statistics.
  */
 
 struct xpoll_version {
@@ -58,19 +59,93 @@ struct xpoll_version {
 #define XPOLL_CTL_ADD		1
 #define XPOLL_CTL_DEL		2
 #define XPOLL_CTL_MOD		3
+/* ops of user events only (XPOLL_CTL_USER) */
+#define XPOLL_CTL_TRIGGER	4
+#define XPOLL_CTL_CLEAR		5
+
+/* flags */
+#define XPOLL_CTL_USER		(1U << 0)	/* a user event, see below */
 
 struct xpoll_ctl {
 	__u32 op;		/* XPOLL_CTL_* */
-	__s32 fd;		/* target descriptor */
+	__s32 fd;		/* target descriptor; see user events */
 	__u32 events;		/* EPOLL* event and mode bits, as epoll_ctl */
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* 0 or XPOLL_CTL_USER */
 	__u64 data;		/* returned with every event of this target */
-	__u64 reserved[2];	/* must be 0 */
+	__u64 key;		/* XPOLL_CTL_USER: the user event; else 0 */
+	__u64 reserved;		/* must be 0 */
 };
+
+/*
+ * User events (XPOLL_FEAT_USER_EVENTS): an item with no file behind it,
+ * named by a 64-bit key of the caller's choosing in its own key space (a
+ * key never collides with a descriptor).  It behaves in every mode as an
+ * eventfd watched for the same bits: TRIGGER is a write to that eventfd,
+ * CLEAR a read from it.
+ *
+ * A user event holds a set of pending bits, empty at ADD.  TRIGGER ORs
+ * @events into it and queues the event if it is armed and its interest
+ * set shares a bit with them; CLEAR takes @events out of it and queues
+ * nothing.  A wait reports (pending & interest); EPOLLERR and EPOLLHUP are
+ * always of interest, as for a file.  So, as for that eventfd:
+ *  - level-triggered: reported at every wait until CLEARed;
+ *  - EPOLLET: reported once per TRIGGER (another TRIGGER reports it again,
+ *    pending or not), so a wakeup needs no CLEAR;
+ *  - EPOLLONESHOT: disarmed once reported; a TRIGGER of a disarmed event
+ *    is recorded (0 is returned) and reported when MOD re-arms it;
+ *  - EPOLLEXCLUSIVE: accepted at ADD with the same rules as for a file (no
+ *    MOD, only EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLWAKEUP and
+ *    EPOLLET besides).  A user event belongs to one instance, so there is
+ *    no other instance for it to exclude: it changes nothing else;
+ *  - MOD replaces the interest set and data and keeps the pending bits:
+ *    if they meet the new set the event is reported, as MOD re-polls a
+ *    file.
+ *
+ * Against kqueue's EVFILT_USER: TRIGGER is NOTE_TRIGGER combined with
+ * NOTE_FFOR on the pending bits, CLEAR is NOTE_FFAND with their
+ * complement.  EV_CLEAR's reset-on-delivery is not taken: EPOLLET gives
+ * one report per trigger without it, and an event that keeps its state
+ * until it is cleared is exactly the eventfd every epoll program already
+ * uses for this, so a program moves to user events one call at a time.
+ * There is no NOTE_FFCOPY, and the data reported is the one set by ADD or
+ * MOD (kqueue's udata), not the pending bits.
+ *
+ * Fields, with XPOLL_CTL_USER in flags:
+ *  - ADD, MOD, DEL: fd must be -1; key names the event.  Errors as for a
+ *    file: EEXIST (ADD of a key in use), ENOENT (MOD or DEL of a key not
+ *    in use), EINVAL (EPOLLEXCLUSIVE misuse), ENOSPC (a user event counts
+ *    against max_user_watches as a watch does), ENOMEM.
+ *  - TRIGGER, CLEAR: fd is -1 for this instance, or a descriptor of
+ *    another instance whose event is meant (EBADF if it is not open,
+ *    EINVAL if it is not an instance): a thread can so wake another
+ *    thread's instance from inside its own XPOLL_IOC_CTL_WAIT.  events: 1
+ *    or more of XPOLL_USER_BITS, else EINVAL; data must be 0.  ENOENT if
+ *    no event has the key there (never added, or deleted).  Neither takes
+ *    the instance's mutex: a trigger never waits for a wait in progress.
+ *  - A key above ULONG_MAX (only on a 32-bit kernel): EINVAL.
+ * Without XPOLL_CTL_USER, key must be 0 and TRIGGER and CLEAR fail with
+ * EINVAL.  fdinfo lists user events as "uev: <key> events: <interest>
+ * data: <data> pending: <bits>".
+ */
+/* EPOLLIN, PRI, OUT, ERR, HUP, RDNORM, RDBAND, WRNORM, WRBAND, MSG, RDHUP */
+#define XPOLL_USER_BITS		0x000027dfU
 
 /* timeout_ns: any negative value blocks until an event or a signal. */
 #define XPOLL_TIMEOUT_INFINITE	(-1LL)
 
+/*
+ * Minimum-wait batching (XPOLL_FEAT_MIN_WAIT), the tty's VMIN and VTIME
+ * for events: with min_events > 0 a wait that would sleep returns once
+ * min_events events are stored, or min_wait_ns after it found its first
+ * event (0: no such limit), or at timeout_ns, whichever comes first.
+ * Events are stored as they come and the call returns all it stored
+ * (between 1 and maxevents, or 0 at the timeout).  A level-triggered item
+ * is reported at most once per call: it is back on the ready list when the
+ * call returns.  A signal ends the wait as it ends a plain one: the events
+ * stored are returned, or EINTR if there are none.  timeout_ns 0 returns
+ * at once, as without it.  EINVAL: min_events above maxevents,
+ * min_wait_ns negative, or min_wait_ns set with min_events 0.
+ */
 struct xpoll_wait {
 	__u64 events;		/* user pointer: struct epoll_event[maxevents] */
 	__s32 maxevents;	/* 1 .. INT_MAX / sizeof(struct epoll_event) */
@@ -78,8 +153,9 @@ struct xpoll_wait {
 	__s64 timeout_ns;	/* < 0 forever, 0 return at once, > 0 relative */
 	__u64 sigmask;		/* user pointer to a sigset_t, or 0 for none */
 	__u32 sigsetsize;	/* size of that sigset_t (8 on Linux) */
-	__u32 reserved0;	/* must be 0 */
-	__u64 reserved[2];	/* must be 0 */
+	__u32 min_events;	/* 0: off; else 1 .. maxevents */
+	__s64 min_wait_ns;	/* 0 .. : after the first event; 0: none */
+	__u64 reserved;		/* must be 0 */
 };
 
 /*

@@ -94,6 +94,67 @@ int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
 		   struct epoll_event *events, int maxevents,
 		   int64_t timeout_ns, const sigset_t *sigmask);
 
+/*
+ * xpoll_user_ctl - add, modify or delete a user event
+ * (XPOLL_CTL_USER, feature XPOLL_FEAT_USER_EVENTS).
+ *
+ * A user event is an item with no file behind it, named by @key (a key
+ * space of its own: key 5 and fd 5 are different items).  op is
+ * EPOLL_CTL_ADD, EPOLL_CTL_MOD or EPOLL_CTL_DEL; events and data are the
+ * interest and mode bits and the data, as for xpoll_ctl(); they are
+ * ignored for DEL.  It behaves in every mode (level, EPOLLET,
+ * EPOLLONESHOT) as an eventfd watched for the same bits would, with
+ * xpoll_user_trigger() as the write and xpoll_user_clear() as the read.
+ *
+ * Returns 0, or -1 with errno: EEXIST (ADD of a key in use), ENOENT (MOD
+ * or DEL of a key not in use), EINVAL (bad op or bits, EPOLLEXCLUSIVE
+ * misuse), ENOSPC (user events count against max_user_watches), ENOMEM,
+ * ENOTTY (not an instance, or a module without the feature).
+ */
+int xpoll_user_ctl(int xpfd, int op, uint64_t key, uint32_t events,
+		   uint64_t data);
+/*
+ * xpoll_user_trigger - set bits of user event @key of instance @xpfd
+ *
+ * ORs @events (1 or more of XPOLL_USER_BITS) into the event's pending
+ * bits and reports it to a waiter if it is armed and interested in one of
+ * them: a level-triggered event until it is cleared, an EPOLLET one once
+ * per trigger.  Safe from any thread; it never waits for a wait in
+ * progress.  A disarmed (EPOLLONESHOT) event keeps the bits for its next
+ * EPOLL_CTL_MOD.  Returns 0, or -1 with errno: ENOENT (no such key),
+ * EINVAL (events 0 or outside XPOLL_USER_BITS), ENOTTY.
+ *
+ * To trigger another thread's instance from within this thread's
+ * xpoll_ctl_wait(), put a struct xpoll_ctl in the change list with op
+ * XPOLL_CTL_TRIGGER, flags XPOLL_CTL_USER, fd that instance's descriptor,
+ * key and events: the wakeup and the wait then cost one system call.
+ */
+int xpoll_user_trigger(int xpfd, uint64_t key, uint32_t events);
+/*
+ * xpoll_user_clear - take @events out of user event @key's pending bits
+ * (an eventfd read).  Returns 0 or -1 with errno, as xpoll_user_trigger().
+ */
+int xpoll_user_clear(int xpfd, uint64_t key, uint32_t events);
+/*
+ * xpoll_wait_min - wait for a batch of events
+ * (feature XPOLL_FEAT_MIN_WAIT), in the spirit of a tty's VMIN and VTIME.
+ *
+ * As xpoll_pwait2() with timeout_ns (< 0 forever, 0 no wait, > 0
+ * relative), but once there is an event it keeps waiting, storing events
+ * as they come, until min_events (1 .. maxevents) are stored, or
+ * min_wait_ns (0: no limit) have passed since it found the first one, or
+ * the timeout, whichever comes first.  A level-triggered item is reported
+ * at most once per call.  A signal returns the events stored, or EINTR
+ * if there are none.  min_events 1 is an ordinary wait.
+ *
+ * Returns the number of events stored, or -1 with errno: EINVAL
+ * (min_events 0 or above maxevents, min_wait_ns negative, maxevents),
+ * EFAULT, EINTR, ENOTTY.  A cancellation point, as xpoll_wait().
+ */
+int xpoll_wait_min(int xpfd, struct epoll_event *events, int maxevents,
+		   unsigned int min_events, int64_t min_wait_ns,
+		   int64_t timeout_ns, const sigset_t *sigmask);
+
 #ifdef __cplusplus
 }
 #endif

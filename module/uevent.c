@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User events (XPOLL_CTL_USER, see uapi/linux/xpoll.h): items with no file
+ * behind them, named by a 64-bit key, triggered and cleared by the user.
+ *
+ * A user event is a struct xpoll_uevent, whose first member is an
+ * ordinary item with no file (item->file NULL, item->fd -1): the ready
+ * list, the transfer, the modes and the wakeup sources treat it as any
+ * other item, and its "poll" is its pending bits (xpoll_uevent_poll()).
+ * It is not in the interest tree (that is keyed by file) nor in any
+ * file's tree: the instance's xarray ep->uevents, indexed by key, holds
+ * it.
+ *
+ * Locks and lifetime:
+ * - ep->uevents is changed (ADD, DEL, release) under ep->mtx, and by the
+ *   xarray's own lock inside it; a trigger looks it up under
+ *   rcu_read_lock() only, so that it never waits for the instance's
+ *   mutex, which a wait holds while it copies events out.
+ * - uev->pending and uev->dead are written under ep->lock.  A trigger
+ *   checks dead, sets the bits and queues the item in one hold of
+ *   ep->lock, as the wake callback does; DEL sets dead and takes the item
+ *   off the ready list in one hold of its own, under ep->mtx.  So no
+ *   trigger queues a deleted event, and the event is freed after an RCU
+ *   grace period (kfree_rcu()), once no trigger can still be looking at
+ *   it.  pending is read without the lock by the re-poll of a transfer
+ *   (under ep->mtx, after the item was taken off the ready list under
+ *   ep->lock) and by MOD (see xpoll_item_modify(): the barrier in
+ *   xpoll_uevent_signal() pairs with its own).
+ * - A trigger of another instance (fd of that instance) holds that
+ *   file's reference for the call: the instance cannot be released
+ *   meanwhile.
+ * - Each user event counts against its instance's user's
+ *   max_user_watches, as a watch does, from ADD to DEL or release.
+ *
+ * Cost: a trigger is one xarray lookup and one hold of ep->lock
+ * (interrupts off) for O(1) work, plus the wakeup of the instance's
+ * pollers.  Release removes an instance's user events with ep->mtx held,
+ * O(events), rescheduling between them.
+ */
+#include <linux/file.h>
+#include <linux/rcupdate.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include <linux/xpoll.h>
+#include "xpoll.h"
+
+struct xpoll_uevent {
+	struct xpoll_item item;		/* file NULL, fd -1 */
+	u64 key;
+	__poll_t pending;		/* triggered bits, under ep->lock */
+	bool dead;			/* deleted, under ep->lock */
+	struct rcu_head rcu;
+};
+
+static struct xpoll_uevent *xpoll_uevent_of(const struct xpoll_item *it)
+{
+	return container_of(it, struct xpoll_uevent, item);
+}
+
+/* The readiness of a user event: its pending bits (see the top). */
+__poll_t xpoll_uevent_poll(const struct xpoll_item *it)
+{
+	return READ_ONCE(xpoll_uevent_of(it)->pending);
+}
+
+/* Gives the watch back and frees @uev once no trigger can see it. */
+static void xpoll_uevent_free(struct xpoll_instance *ep,
+			      struct xpoll_uevent *uev)
+{
+	atomic_long_dec(&ep->user->watches);
+	if (xpoll_item_wakeup(&uev->item))
+		xpoll_wakeup_detach(&uev->item);
+	kfree_rcu(uev, rcu);
+}
+
+/* DEL, and release: under ep->mtx, never during a scan. */
+static void xpoll_uevent_remove(struct xpoll_instance *ep,
+				struct xpoll_uevent *uev)
+{
+	lockdep_assert_held(&ep->mtx);
+	xa_erase(&ep->uevents, (unsigned long)uev->key);
+	spin_lock_irq(&ep->lock);
+	uev->dead = true;
+	if (!list_empty(&uev->item.rdllink))
+		list_del_init(&uev->item.rdllink);
+	spin_unlock_irq(&ep->lock);
+	xpoll_uevent_free(ep, uev);
+}
+
+static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
+			    __poll_t events, u64 data)
+{
+	struct xpoll_uevent *uev;
+	struct xpoll_item *it;
+	int err;
+
+	if (atomic_long_inc_return(&ep->user->watches) >
+	    READ_ONCE(xpoll_max_user_watches)) {
+		atomic_long_dec(&ep->user->watches);
+		return -ENOSPC;
+	}
+	uev = kzalloc(sizeof(*uev), GFP_KERNEL_ACCOUNT);
+	if (!uev) {
+		atomic_long_dec(&ep->user->watches);
+		return -ENOMEM;
+	}
+	uev->key = key;
+	it = &uev->item;
+	INIT_LIST_HEAD(&it->rdllink);
+	it->next = XPOLL_UNACTIVE;
+	it->ep = ep;
+	it->fd = -1;
+	it->events = events;
+	it->data = data;
+	if (events & EPOLLWAKEUP) {
+		err = xpoll_wakeup_attach(ep, it, NULL);
+		if (err) {
+			/* Freeing looks for a source only with the bit set. */
+			it->events &= ~EPOLLWAKEUP;
+			xpoll_uevent_free(ep, uev);
+			return err;
+		}
+	}
+	/* The key was looked up under ep->mtx, held: it is free. */
+	err = xa_insert(&ep->uevents, (unsigned long)key, uev,
+			GFP_KERNEL_ACCOUNT);
+	if (err) {
+		xpoll_uevent_free(ep, uev);
+		return err == -EBUSY ? -EEXIST : err;
+	}
+	/* Nothing is pending yet: nothing to report. */
+	return 0;
+}
+
+/* ADD, MOD and DEL of a user event, in the order and with the errno of a file's. */
+static int xpoll_uevent_change(struct xpoll_instance *ep,
+			       const struct xpoll_ctl *c)
+{
+	struct epoll_event ev = { .events = (__force __poll_t)c->events,
+				  .data = c->data };
+	struct xpoll_uevent *uev;
+	int err;
+
+	if (c->fd != -1 || c->key > ULONG_MAX)
+		return -EINVAL;
+	if (c->op != XPOLL_CTL_DEL)
+		ep_take_care_of_epollwakeup(&ev);
+	if (c->op != XPOLL_CTL_DEL && (ev.events & EPOLLEXCLUSIVE)) {
+		if (c->op == XPOLL_CTL_MOD)
+			return -EINVAL;
+		if (c->op == XPOLL_CTL_ADD &&
+		    (ev.events & ~XPOLL_EXCLUSIVE_OK_BITS))
+			return -EINVAL;
+	}
+
+	mutex_lock(&ep->mtx);
+	uev = xa_load(&ep->uevents, (unsigned long)c->key);
+	switch (c->op) {
+	case XPOLL_CTL_ADD:
+		err = uev ? -EEXIST :
+		      xpoll_uevent_add(ep, c->key,
+				       ev.events | EPOLLERR | EPOLLHUP, ev.data);
+		break;
+	case XPOLL_CTL_DEL:
+		err = -ENOENT;
+		if (uev) {
+			xpoll_uevent_remove(ep, uev);
+			err = 0;
+		}
+		break;
+	case XPOLL_CTL_MOD:
+		err = -ENOENT;
+		if (uev) {
+			err = -EINVAL;
+			if (!(uev->item.events & EPOLLEXCLUSIVE)) {
+				xpoll_item_modify(ep, &uev->item, NULL,
+						  ev.events | EPOLLERR |
+						  EPOLLHUP, ev.data);
+				err = 0;
+			}
+		}
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&ep->mtx);
+	return err;
+}
+
+/*
+ * TRIGGER or CLEAR @bits of user event @key of @ep, without ep->mtx (see
+ * the top).  Process context, no xpoll lock held.
+ */
+static int xpoll_uevent_signal(struct xpoll_instance *ep, u32 op, u64 key,
+			       __poll_t bits)
+{
+	struct xpoll_uevent *uev;
+	unsigned long flags;
+	bool pwake = false;
+	int err = -ENOENT;
+
+	rcu_read_lock();
+	uev = xa_load(&ep->uevents, (unsigned long)key);
+	if (!uev)
+		goto out;
+	spin_lock_irqsave(&ep->lock, flags);
+	if (uev->dead)
+		goto out_unlock;
+	err = 0;
+	if (op == XPOLL_CTL_CLEAR) {
+		WRITE_ONCE(uev->pending, uev->pending & ~bits);
+		goto out_unlock;
+	}
+	WRITE_ONCE(uev->pending, uev->pending | bits);
+	/*
+	 * Pairs with the barrier of xpoll_item_modify(): either the queueing
+	 * below sees MOD's new interest set, or MOD's re-poll sees the bits.
+	 */
+	smp_mb();
+	xpoll_item_queue_locked(ep, &uev->item, bits, &pwake);
+out_unlock:
+	spin_unlock_irqrestore(&ep->lock, flags);
+out:
+	rcu_read_unlock();
+	/* Process context: the pollers are woken here, not deferred. */
+	if (pwake)
+		xpoll_poll_wake(ep, NULL, 0);
+	return err;
+}
+
+/*
+ * One change of a user event, from XPOLL_IOC_CTL or a change list
+ * (ctl.c checked flags and reserved).
+ */
+int xpoll_uevent_ctl(struct xpoll_instance *ep, const struct xpoll_ctl *c)
+{
+	__poll_t bits = (__force __poll_t)c->events;
+	struct fd tf;
+	int err;
+
+	if (c->op != XPOLL_CTL_TRIGGER && c->op != XPOLL_CTL_CLEAR)
+		return xpoll_uevent_change(ep, c);
+	if (!bits || (c->events & ~XPOLL_USER_BITS) || c->data ||
+	    c->key > ULONG_MAX)
+		return -EINVAL;
+	if (c->fd == -1)
+		return xpoll_uevent_signal(ep, c->op, c->key, bits);
+	/* Another instance's event: as a write to another eventfd. */
+	tf = fdget(c->fd);
+	if (!tf.file)
+		return -EBADF;
+	err = -EINVAL;
+	if (tf.file->f_op == &xpoll_fops)
+		err = xpoll_uevent_signal(tf.file->private_data, c->op, c->key,
+					  bits);
+	fdput(tf);
+	return err;
+}
+
+/* Removes every user event of @ep (release); the caller holds ep->mtx. */
+void xpoll_uevent_remove_all(struct xpoll_instance *ep)
+{
+	struct xpoll_uevent *uev;
+	unsigned long idx;
+
+	lockdep_assert_held(&ep->mtx);
+	xa_for_each(&ep->uevents, idx, uev) {
+		xpoll_uevent_remove(ep, uev);
+		cond_resched();
+	}
+}
+
+/* fdinfo lines of @ep's user events, in key order; under ep->mtx. */
+void xpoll_uevent_show(struct seq_file *m, struct xpoll_instance *ep)
+{
+	struct xpoll_uevent *uev;
+	unsigned long idx;
+
+	lockdep_assert_held(&ep->mtx);
+	xa_for_each(&ep->uevents, idx, uev) {
+		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x\n",
+			   (unsigned long long)uev->key,
+			   (__force unsigned int)uev->item.events,
+			   (unsigned long long)uev->item.data,
+			   (__force unsigned int)READ_ONCE(uev->pending));
+		if (seq_has_overflowed(m))
+			break;
+	}
+}
