@@ -17,6 +17,11 @@
  * struct xpoll_pwq       one entry on one wait queue that the target's
  *                        ->poll() registered: the item's own, then more,
  *                        allocated, for targets that register several.
+ * struct xpoll_uevent    a user event (uevent.c): an item with no file
+ *                        (item->file NULL), in the instance's xarray
+ *                        ep->uevents by key instead of either tree.  It
+ *                        has no wait entry; its trigger queues it as the
+ *                        wake callback would.
  * struct xpoll_user      per-uid watch counter for the max_user_watches limit.
  *
  * Locks, outermost first
@@ -71,6 +76,8 @@
  *    at most ep->mtx; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
+ * ep->uevents' own xarray lock: its stores and erases, under ep->mtx;
+ * triggers look it up under RCU and then take ep->lock (uevent.c).
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash, and
  * xpoll_wakeups_lock (spinlock, wakeup.c) the item -> wakeup source hash;
  * both are taken with no other lock held, or under ep->mtx.  A wakeup
@@ -105,9 +112,10 @@
  * - xpoll_users_lock: one hash lookup.
  * - xpoll_wakeups_lock (spinlock, wakeup.c): one entry added or removed;
  *   only items with EPOLLWAKEUP (CAP_BLOCK_SUSPEND) have one.
- * - Interrupts off: a wake callback, O(1), and an instance's poller wakeup
- *   (ep->pw_work), O(its pollers); one event runs each instance's at most
- *   once per nesting level (see Wakeups).
+ * - Interrupts off: a wake callback or a user event's trigger, O(1); the
+ *   end of a minimum-count wait, O(1) (a list splice); an instance's
+ *   poller wakeup (ep->pw_work), O(its pollers); one event runs each
+ *   instance's at most once per nesting level (see Wakeups).
  *
  * Reference counts and lifetimes
  * ------------------------------
@@ -132,6 +140,8 @@
  *   next ctl or release removes it (xpoll_reap_closed()); every lookup
  *   by key runs after that, so a file that reuses a freed file's address
  *   never meets a closed item.
+ * - A user event lives from its ADD to its DEL or the release of its
+ *   instance, and is freed after an RCU grace period (uevent.c).
  * - A pwq whose wait queue dies first (POLLFREE: signalfd, binder) is
  *   detached by the callback itself: list_del_init() of the entry and
  *   smp_store_release() of pwq->whead = NULL.  The removal path reads whead
@@ -160,7 +170,11 @@
  * the ovflist items go back to the ready list in FIFO
  * order, the unsent txlist items in front of them, and waiters are woken.
  * This is the order epoll keeps, so both report the same events for the
- * same maxevents.
+ * same maxevents.  A minimum-count wait (wait.c) runs several transfers in
+ * one call; the level-triggered items they deliver go on a list of the
+ * call's own instead of the ready list (with ep->mtx held, as above; a
+ * removal takes them off it under ep->lock) and back on the ready list
+ * when the call ends.
  *
  * Nesting
  * -------

@@ -123,8 +123,8 @@ struct xpoll_ctl {
  *    no event has the key there (never added, or deleted).  Neither takes
  *    the instance's mutex: a trigger never waits for a wait in progress.
  *  - A key above ULONG_MAX (only on a 32-bit kernel): EINVAL.
- * Without XPOLL_CTL_USER, key must be 0 and TRIGGER and CLEAR fail with
- * EINVAL.  fdinfo lists user events as "uev: <key> events: <interest>
+ * Without XPOLL_CTL_USER, key must be 0 (EINVAL), and TRIGGER and CLEAR
+ * are unknown ops, refused as any other (EBADF for a bad fd, else EINVAL).  fdinfo lists user events as "uev: <key> events: <interest>
  * data: <data> pending: <bits>".
  */
 /* EPOLLIN, PRI, OUT, ERR, HUP, RDNORM, RDBAND, WRNORM, WRBAND, MSG, RDHUP */
