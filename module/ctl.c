@@ -863,6 +863,7 @@ int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
 			    c->data);
 }
+EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_ctl_one);
 
 int xpoll_ctl_init(void)
 {

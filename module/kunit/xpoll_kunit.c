@@ -1035,6 +1035,162 @@ static void xpoll_transfer_timer_slack(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xpoll_timer_slack(NSEC_PER_MSEC), own);
 }
 
+/* --- user events and minimum-count waits ------------------------------ */
+
+static int uctl(struct file *xf, u32 op, u64 key, u32 events, u64 data)
+{
+	struct xpoll_ctl c = {
+		.op = op, .fd = -1, .events = events, .flags = XPOLL_CTL_USER,
+		.data = data, .key = key,
+	};
+
+	return xpoll_ctl_one(ep_of(xf), &c);
+}
+
+/*
+ * A user event needs no file: each mode as the uapi header states it,
+ * the errors of its ops, and its watch.
+ */
+static void xpoll_uevent_modes(struct kunit *test)
+{
+	struct file *xf = inst_new(test), *keep = inst_new(test);
+	long base = xpoll_user_watches(current_uid());
+	struct ksink ks;
+
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 1, EPOLLIN, 11), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 1, EPOLLIN, 11), -EEXIST);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 2, EPOLLIN | EPOLLET,
+				   22), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 3, EPOLLIN |
+				   EPOLLONESHOT, 33), 0);
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base + 3);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 9, EPOLLIN, 0),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLET, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLIN, 5),
+			-EINVAL);
+	ksink_init(&ks);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+
+	/* Level: every wait until cleared. */
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].data, 11ULL);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].events, EPOLLIN);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_CLEAR, 1, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	/* Not of interest: nothing; EPOLLHUP always is. */
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLOUT, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLHUP, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].events, EPOLLHUP);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_DEL, 1, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 1, EPOLLIN, 0),
+			-ENOENT);
+
+	/* Edge: once per trigger, pending or not. */
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 2, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 2, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 2, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].data, 22ULL);
+
+	/* One-shot: a trigger while disarmed is kept for the MOD. */
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 3, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 3, EPOLLIN, 0), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 0);
+	KUNIT_EXPECT_EQ(test, uctl(xf, XPOLL_CTL_MOD, 3, EPOLLIN |
+				   EPOLLONESHOT, 34), 0);
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].data, 34ULL);
+
+	/* Release gives every watch back. */
+	put_file(xf);
+	KUNIT_EXPECT_EQ(test, xpoll_user_watches(current_uid()), base);
+	put_file(keep);
+}
+
+struct trigger_arg {
+	struct file *xf;
+	int n;
+	unsigned int gap_ms;
+	struct completion done;
+};
+
+static int trigger_fn(void *data)
+{
+	struct trigger_arg *ta = data;
+	int i;
+
+	for (i = 0; i < ta->n; i++) {
+		msleep(ta->gap_ms);
+		uctl(ta->xf, XPOLL_CTL_TRIGGER, 100 + i, EPOLLIN, 0);
+	}
+	complete(&ta->done);
+	return 0;
+}
+
+/*
+ * A minimum-count wait: it returns at min_events events stored, and a
+ * level-triggered item counts once per call, then is ready again.
+ */
+static void xpoll_min_wait_batches(struct kunit *test)
+{
+	struct file *xf = inst_new(test);
+	struct xpoll_instance *ep = ep_of(xf);
+	struct trigger_arg ta = { .xf = xf, .n = 6, .gap_ms = 10 };
+	struct task_struct *t;
+	struct ksink ks;
+	ktime_t t0;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 100 + i,
+					   EPOLLIN | EPOLLET, i), 0);
+	init_completion(&ta.done);
+	t = kthread_run(trigger_fn, &ta, "xpoll-kunit-trig");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	ksink_init(&ks);
+	/* Four of the six, one at a time, in one call. */
+	KUNIT_EXPECT_EQ(test, xpoll_wait_min(ep, &ks.sink, 16,
+					     5 * NSEC_PER_SEC, 4, 0), 4);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, ks.ev[i].data, (u64)i);
+	wait_for_completion(&ta.done);
+	KUNIT_EXPECT_EQ(test, xpoll_wait_min(ep, &ks.sink, 16, 0, 4, 0), 2);
+
+	/* A level-triggered event: once in the call, for the whole wait. */
+	KUNIT_ASSERT_EQ(test, uctl(xf, XPOLL_CTL_ADD, 7, EPOLLIN, 77), 0);
+	KUNIT_ASSERT_EQ(test, uctl(xf, XPOLL_CTL_TRIGGER, 7, EPOLLIN, 0), 0);
+	ksink_init(&ks);
+	t0 = ktime_get();
+	KUNIT_EXPECT_EQ(test, xpoll_wait_min(ep, &ks.sink, 16,
+					     50 * NSEC_PER_MSEC, 4, 0), 1);
+	KUNIT_EXPECT_GE(test, ktime_ms_delta(ktime_get(), t0), 50LL);
+	KUNIT_EXPECT_EQ(test, ks.ev[0].data, 77ULL);
+	/* ... and then ready again, for the next call. */
+	KUNIT_EXPECT_EQ(test, wait0(xf, &ks, 16), 1);
+	/* min_wait after the first event ends the batch. */
+	t0 = ktime_get();
+	KUNIT_EXPECT_EQ(test, xpoll_wait_min(ep, &ks.sink, 16,
+					     5 * NSEC_PER_SEC, 4,
+					     20 * NSEC_PER_MSEC), 1);
+	KUNIT_EXPECT_LT(test, ktime_ms_delta(ktime_get(), t0), 2000LL);
+	put_file(xf);
+}
+
+static struct kunit_case xpoll_uevent_cases[] = {
+	KUNIT_CASE(xpoll_uevent_modes),
+	KUNIT_CASE(xpoll_min_wait_batches),
+	{}
+};
+
 static struct kunit_case xpoll_tree_cases[] = {
 	KUNIT_CASE(xpoll_rbtree_order_lookup),
 	KUNIT_CASE(xpoll_ctl_errors),
@@ -1099,9 +1255,14 @@ static struct kunit_suite xpoll_lifetime_suite = {
 	.test_cases = xpoll_lifetime_cases,
 };
 
+static struct kunit_suite xpoll_uevent_suite = {
+	.name = "xpoll_uevent",
+	.test_cases = xpoll_uevent_cases,
+};
+
 kunit_test_suites(&xpoll_tree_suite, &xpoll_callback_suite,
 		  &xpoll_transfer_suite, &xpoll_nest_suite,
-		  &xpoll_lifetime_suite);
+		  &xpoll_lifetime_suite, &xpoll_uevent_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the xpoll core");
 MODULE_LICENSE("GPL");
