@@ -415,6 +415,8 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		}
 
 		init_waitqueue_func_entry(&mw.wait, xpoll_min_wake);
+		/* Not added when events turn up: the test below must see that. */
+		INIT_LIST_HEAD(&mw.wait.entry);
 		mw.wait.private = current;
 		mw.need = total ? min_events - total : 1;
 		mw.seen = 0;
