@@ -113,24 +113,38 @@ TEST_F(batch, results_are_epoll_ctl_errnos_in_order)
 	close(reg);
 }
 
-/* A change with a bad reserved field fails alone, as XPOLL_IOC_CTL would. */
+/*
+ * A change with a bad reserved field fails alone, as XPOLL_IOC_CTL would:
+ * reserved, an undefined flags bit, a key without XPOLL_CTL_USER, and the
+ * user-event ops TRIGGER and CLEAR without it.
+ */
 TEST_F(batch, reserved_fields_fail_one_change)
 {
 	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	struct xpoll_ctl c[3];
-	int32_t res[3];
+	struct xpoll_ctl c[7];
+	int32_t res[7];
 
 	c[0] = mk(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
-	c[0].reserved[1] = 1;
+	c[0].reserved = 1;
 	c[1] = mk(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
-	c[1].flags = 1;
+	c[1].flags = 2;
 	c[2] = mk(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
-	ASSERT_EQ(3, xp_batch(self->xp, c, res, 3));
-	EXPECT_EQ(-EINVAL, res[0]);
-	EXPECT_EQ(-EINVAL, res[1]);
-	EXPECT_EQ(0, res[2]);
-	EXPECT_EQ(-1, ioctl(self->xp, XPOLL_IOC_CTL, &c[0]));
-	EXPECT_EQ(EINVAL, errno);
+	c[2].flags = 0x80000000u;
+	c[3] = mk(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
+	c[3].key = 1;
+	c[4] = mk(XPOLL_CTL_TRIGGER, efd, EPOLLIN, 0);
+	c[5] = mk(XPOLL_CTL_CLEAR, efd, EPOLLIN, 0);
+	c[6] = mk(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
+	ASSERT_EQ(7, xp_batch(self->xp, c, res, 7));
+	for (int i = 0; i < 6; i++) {
+		EXPECT_EQ(-EINVAL, res[i]) TH_LOG("change %d", i);
+	}
+	EXPECT_EQ(0, res[6]);
+	for (int i = 0; i < 6; i++) {
+		EXPECT_EQ(-1, ioctl(self->xp, XPOLL_IOC_CTL, &c[i]));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("change %d alone", i);
+	}
+	EXPECT_EQ(1, fdinfo_items(self->xp));
 	close(efd);
 }
 

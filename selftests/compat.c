@@ -7,6 +7,7 @@
  * the kernel cannot run 32-bit programs.
  */
 #include "xp_test.h"
+#include <stddef.h>
 #include <sys/mman.h>
 
 FIXTURE(compat) { int be, p; };
@@ -37,6 +38,26 @@ TEST(layouts)
 	EXPECT_EQ(80, sizeof(struct xpoll_ctl_wait));
 	EXPECT_EQ(24, sizeof(struct xpoll_params));
 	EXPECT_EQ(12, sizeof(struct epoll_event));
+	/* the fields that took reserved ones' places, at the same offsets */
+	EXPECT_EQ(12, offsetof(struct xpoll_ctl, flags));
+	EXPECT_EQ(16, offsetof(struct xpoll_ctl, data));
+	EXPECT_EQ(24, offsetof(struct xpoll_ctl, key));
+	EXPECT_EQ(8, sizeof(((struct xpoll_ctl *)0)->key));
+	EXPECT_EQ(32, offsetof(struct xpoll_ctl, reserved));
+	EXPECT_EQ(8, sizeof(((struct xpoll_ctl *)0)->reserved));
+	EXPECT_EQ(32, offsetof(struct xpoll_wait, sigsetsize));
+	EXPECT_EQ(36, offsetof(struct xpoll_wait, min_events));
+	EXPECT_EQ(4, sizeof(((struct xpoll_wait *)0)->min_events));
+	EXPECT_EQ(40, offsetof(struct xpoll_wait, min_wait_ns));
+	EXPECT_EQ(8, sizeof(((struct xpoll_wait *)0)->min_wait_ns));
+	EXPECT_EQ(48, offsetof(struct xpoll_wait, reserved));
+	EXPECT_EQ(8, sizeof(((struct xpoll_wait *)0)->reserved));
+	EXPECT_EQ(24, offsetof(struct xpoll_ctl_wait, wait));
+	EXPECT_EQ(60, offsetof(struct xpoll_ctl_wait, wait.min_events));
+	EXPECT_EQ(64, offsetof(struct xpoll_ctl_wait, wait.min_wait_ns));
+	EXPECT_EQ(72, offsetof(struct xpoll_ctl_wait, wait.reserved));
+	/* min_wait_ns is signed: negative values must be seen as such */
+	EXPECT_TRUE((((struct xpoll_wait){ .min_wait_ns = -1 }).min_wait_ns) < 0);
 	TH_LOG("%zu-bit process", sizeof(void *) * 8);
 }
 
@@ -180,6 +201,174 @@ TEST(high_pointer_bits_fault)
 	w.sigmask = (uintptr_t)&mask;
 	EXPECT_EQ(1, ioctl(p, XPOLL_IOC_WAIT, &w));
 	close(efd);
+	close(p);
+}
+
+static uint64_t xp_features(int p)
+{
+	struct xpoll_version v = { 0 };
+
+	return ioctl(p, XPOLL_IOC_VERSION, &v) ? 0 : v.features;
+}
+
+static int uev(int p, uint32_t op, int fd, uint64_t key, uint32_t ev,
+	       uint64_t data)
+{
+	struct xpoll_ctl c = { .op = op, .fd = fd, .events = ev,
+			       .flags = XPOLL_CTL_USER, .data = data,
+			       .key = key };
+
+	return ioctl(p, XPOLL_IOC_CTL, &c) ? -errno : 0;
+}
+
+/*
+ * A user event (feature bit 10) from 32 bits: its 64-bit key and data
+ * reach the kernel whole (a key cut to 32 bits names another event),
+ * ADD, TRIGGER, the wait, TRIGGER of another instance's event from
+ * inside an XPOLL_IOC_CTL_WAIT, CLEAR, DEL.
+ */
+TEST(user_event_add_trigger_wait)
+{
+	const uint64_t key = 0xfedcba9876543210ULL;
+	const uint64_t data = 0x1122334455667788ULL;
+	struct epoll_event ev[2];
+	struct xpoll_ctl c = { .op = XPOLL_CTL_TRIGGER, .fd = -1,
+			       .events = EPOLLIN, .flags = XPOLL_CTL_USER,
+			       .key = key };
+	int32_t res = 9;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)&c, .results = (uintptr_t)&res, .nr = 1,
+		.wait = { .events = (uintptr_t)ev, .maxevents = 2 },
+	};
+	int p, q;
+
+	XP_REQUIRE(BE_XPOLL);
+	p = xp_open(O_CLOEXEC);
+	q = xp_open(O_CLOEXEC);
+	ASSERT_LE(0, p);
+	ASSERT_LE(0, q);
+	EXPECT_TRUE(xp_features(p) & XPOLL_FEAT_USER_EVENTS);
+	ASSERT_EQ(0, uev(p, XPOLL_CTL_ADD, -1, key, EPOLLIN, data));
+	EXPECT_EQ(-EEXIST, uev(p, XPOLL_CTL_ADD, -1, key, EPOLLIN, data));
+	EXPECT_EQ(0, xp_wait_raw(p, ev, 2, 0, NULL));
+	/* the low or high half of the key alone is no such event */
+	EXPECT_EQ(-ENOENT, uev(p, XPOLL_CTL_TRIGGER, -1, (uint32_t)key,
+			       EPOLLIN, 0));
+	EXPECT_EQ(-ENOENT, uev(p, XPOLL_CTL_TRIGGER, -1, key >> 32, EPOLLIN, 0));
+	EXPECT_EQ(0, xp_wait_raw(p, ev, 2, 0, NULL));
+	ASSERT_EQ(0, uev(p, XPOLL_CTL_TRIGGER, -1, key, EPOLLIN, 0));
+	ASSERT_EQ(1, xp_wait_raw(p, ev, 2, 0, NULL));
+	EXPECT_EQ(data, ev[0].data.u64);
+	EXPECT_EQ(EPOLLIN, ev[0].events);
+	/* level-triggered: still there until CLEAR */
+	ASSERT_EQ(0, uev(p, XPOLL_CTL_CLEAR, -1, key, EPOLLIN, 0));
+	EXPECT_EQ(0, xp_wait_raw(p, ev, 2, 0, NULL));
+	/* q's XPOLL_IOC_CTL_WAIT triggers p's event, then polls q */
+	c.fd = p;
+	EXPECT_EQ(0, ioctl(q, XPOLL_IOC_CTL_WAIT, &cw));
+	EXPECT_EQ(1u, cw.nr_done);
+	EXPECT_EQ(0, res);
+	ASSERT_EQ(1, xp_wait_raw(p, ev, 2, 0, NULL));
+	EXPECT_EQ(data, ev[0].data.u64);
+	EXPECT_EQ(0, uev(p, XPOLL_CTL_DEL, -1, key, 0, 0));
+	EXPECT_EQ(-ENOENT, uev(p, XPOLL_CTL_DEL, -1, key, 0, 0));
+	EXPECT_EQ(0, xp_wait_raw(p, ev, 2, 0, NULL));
+	close(q);
+	close(p);
+}
+
+static int min_wait(int p, struct epoll_event *ev, int max, uint32_t min_ev,
+		    int64_t min_ns, int64_t timeout_ns)
+{
+	struct xpoll_wait w = { .events = (uintptr_t)ev, .maxevents = max,
+				.timeout_ns = timeout_ns,
+				.min_events = min_ev, .min_wait_ns = min_ns };
+	int r = ioctl(p, XPOLL_IOC_WAIT, &w);
+
+	return r < 0 ? -errno : r;
+}
+
+/*
+ * Minimum-wait batching (feature bit 12) from 32 bits: min_events and
+ * the 64-bit signed min_wait_ns reach the kernel as they were set, in
+ * XPOLL_IOC_WAIT and in XPOLL_IOC_CTL_WAIT.
+ */
+TEST(min_wait_batching)
+{
+	struct epoll_event ev[4];
+	struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .events = EPOLLIN,
+			       .data = 12 };
+	struct xpoll_ctl_wait cw = { .nr = 1 };
+	int32_t res = 9;
+	int p, e[3];
+	int64_t t0, dt;
+	uint64_t one = 1;
+
+	XP_REQUIRE(BE_XPOLL);
+	p = xp_open(O_CLOEXEC);
+	ASSERT_LE(0, p);
+	EXPECT_TRUE(xp_features(p) & XPOLL_FEAT_MIN_WAIT);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_LE(0, e[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	}
+	ASSERT_EQ(8, write(e[0], &one, 8));
+	ASSERT_EQ(0, xp_ctl_raw(p, XPOLL_CTL_ADD, e[0], EPOLLIN, 10));
+	ASSERT_EQ(0, xp_ctl_raw(p, XPOLL_CTL_ADD, e[1], EPOLLIN, 11));
+	c.fd = e[2];
+	EXPECT_EQ(-EINVAL, min_wait(p, ev, 4, 1, -1, 0));
+	EXPECT_EQ(-EINVAL, min_wait(p, ev, 4, 1, INT64_MIN, 0));
+	EXPECT_EQ(-EINVAL, min_wait(p, ev, 4, 5, 0, 0));
+	EXPECT_EQ(-EINVAL, min_wait(p, ev, 4, 0, 1, 0));
+	/*
+	 * One event of the two: it waits the 100 ms of min_wait_ns (not
+	 * the 3 s timeout, not 0), then returns the one it has.
+	 */
+	t0 = now_ns();
+	ASSERT_EQ(1, min_wait(p, ev, 4, 2, 100000000, 3000000000LL));
+	dt = now_ns() - t0;
+	EXPECT_LE(100000000, dt);
+	EXPECT_GT(1500000000, dt);
+	EXPECT_EQ(10, ev[0].data.u64);
+	/* both ready: min_events 2 is met at once, min_wait_ns 3 s unused */
+	ASSERT_EQ(8, write(e[1], &one, 8));
+	t0 = now_ns();
+	ASSERT_EQ(2, min_wait(p, ev, 4, 2, 3000000000LL, 5000000000LL));
+	EXPECT_GT(1500000000, now_ns() - t0);
+	/*
+	 * The same through XPOLL_IOC_CTL_WAIT, with a third added there:
+	 * e[2] is not readable, 2 of 3, so min_wait_ns applies...
+	 */
+	cw.ctls = (uintptr_t)&c;
+	cw.results = (uintptr_t)&res;
+	cw.nr = 1;
+	cw.wait.events = (uintptr_t)ev;
+	cw.wait.maxevents = 4;
+	cw.wait.timeout_ns = 5000000000LL;
+	cw.wait.min_events = 3;
+	cw.wait.min_wait_ns = 100000000;
+	t0 = now_ns();
+	EXPECT_EQ(2, ioctl(p, XPOLL_IOC_CTL_WAIT, &cw));
+	dt = now_ns() - t0;
+	EXPECT_LE(100000000, dt);
+	EXPECT_GT(1500000000, dt);
+	EXPECT_EQ(1u, cw.nr_done);
+	EXPECT_EQ(0, res);
+	/* ...and with it readable, 3 of 3 at once */
+	ASSERT_EQ(8, write(e[2], &one, 8));
+	cw.nr = 0;
+	cw.wait.min_wait_ns = 3000000000LL;
+	t0 = now_ns();
+	EXPECT_EQ(3, ioctl(p, XPOLL_IOC_CTL_WAIT, &cw));
+	EXPECT_GT(1500000000, now_ns() - t0);
+	/* a negative min_wait_ns is refused, nothing applied */
+	cw.nr = 1;
+	cw.wait.min_wait_ns = -1;
+	c.op = XPOLL_CTL_DEL;
+	EXPECT_EQ(-1, ioctl(p, XPOLL_IOC_CTL_WAIT, &cw));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(3, fdinfo_items(p));
+	for (int i = 0; i < 3; i++)
+		close(e[i]);
 	close(p);
 }
 

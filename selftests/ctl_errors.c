@@ -305,15 +305,26 @@ TEST_F(ctl, del_ignores_events_and_data)
 
 TEST_F(ctl, xpoll_reserved_fields_must_be_zero)
 {
+	/*
+	 * flags with no defined bit (bit 0 is XPOLL_CTL_USER), reserved,
+	 * and key, which only a user event (XPOLL_CTL_USER) may set
+	 */
 	for (int op = XPOLL_CTL_ADD; op <= XPOLL_CTL_MOD; op++) {
-		for (int f = 0; f < 3; f++) {
+		for (int f = 0; f < 5; f++) {
 			struct xpoll_ctl c = { .op = op, .fd = self->rd,
 					       .events = EPOLLIN, .data = 5 };
 
 			if (f == 0)
-				c.flags = 1;
+				c.flags = 2;
+			else if (f == 1)	/* a user event but for this bit */
+				c.flags = 0x80000000u | XPOLL_CTL_USER,
+				c.fd = -1, c.key = 7;
+			else if (f == 2)
+				c.reserved = 1;
+			else if (f == 3)
+				c.key = 1;
 			else
-				c.reserved[f - 1] = 1;
+				c.key = 1ULL << 63;
 			errno = 0;
 			EXPECT_EQ(-1, ioctl(self->p[BE_XPOLL], XPOLL_IOC_CTL, &c));
 			EXPECT_EQ(EINVAL, errno) TH_LOG("op %d field %d", op, f);

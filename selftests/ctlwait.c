@@ -171,8 +171,13 @@ TEST_F(cw, errors_apply_nothing)
 		EXPECT_EQ(0, fdinfo_items(self->x)) TH_LOG(#how); } while (0)
 	EXPECT_REFUSED(EINVAL, cw.nr = XPOLL_CTL_BATCH_MAX + 1);
 	EXPECT_REFUSED(EINVAL, cw.wait.flags = 1);
-	EXPECT_REFUSED(EINVAL, cw.wait.reserved0 = 1);
-	EXPECT_REFUSED(EINVAL, cw.wait.reserved[1] = 1);
+	EXPECT_REFUSED(EINVAL, cw.wait.reserved = 1);
+	EXPECT_REFUSED(EINVAL, cw.wait.reserved = 1ULL << 63);
+	/* the min-wait rules (selftests/minwait.c has the rest) */
+	EXPECT_REFUSED(EINVAL, cw.wait.min_events = 5);
+	EXPECT_REFUSED(EINVAL, cw.wait.min_wait_ns = 1);
+	EXPECT_REFUSED(EINVAL, (cw.wait.min_events = 1,
+				cw.wait.min_wait_ns = -1));
 	EXPECT_REFUSED(EINVAL, cw.wait.maxevents = 0);
 	EXPECT_REFUSED(EINVAL, cw.wait.maxevents = -1);
 	EXPECT_REFUSED(EINVAL, (cw.wait.sigmask = (uintptr_t)&mask,

@@ -299,6 +299,92 @@ static int op_ctl_wait_add(void)
 	return res;
 }
 
+/*
+ * User events (XPOLL_CTL_USER): no file, so no wait queue entry and no
+ * fsnotify mark, but the item itself, its key's place and, with
+ * EPOLLWAKEUP (the sweep runs as root, so the bit is kept), a wakeup
+ * source.
+ */
+static int xp_uev(int xfd, uint32_t op, uint64_t key, uint32_t ev,
+		  uint64_t data)
+{
+	struct xpoll_ctl c = { .op = op, .fd = -1, .events = ev,
+			       .flags = XPOLL_CTL_USER, .data = data,
+			       .key = key };
+
+	return ioctl(xfd, XPOLL_IOC_CTL, &c) ? -errno : 0;
+}
+
+#define UEV_BASE	0x55	/* the baseline's user event */
+#define UEV_NEW		0x77
+
+static int op_uev_add(void)
+{
+	return xp_uev(inst, XPOLL_CTL_ADD, UEV_NEW, EPOLLIN | EPOLLWAKEUP, 0x1a);
+}
+
+static void undo_uev_add(void)
+{
+	xp_uev(inst, XPOLL_CTL_DEL, UEV_NEW, 0, 0);
+}
+
+static int op_uev_add_plain(void)
+{
+	return xp_uev(inst, XPOLL_CTL_ADD, UEV_NEW, EPOLLIN | EPOLLET, 0x1b);
+}
+
+/* TRIGGER of the baseline's idle level-triggered event; CLEAR undoes it */
+static int op_uev_trigger(void)
+{
+	return xp_uev(inst, XPOLL_CTL_TRIGGER, UEV_BASE, EPOLLIN, 0);
+}
+
+static void undo_uev_trigger(void)
+{
+	xp_uev(inst, XPOLL_CTL_CLEAR, UEV_BASE, EPOLLIN, 0);
+}
+
+/* ADD and TRIGGER of a user event in one XPOLL_IOC_CTL_WAIT, then a wait */
+static int op_uev_ctl_wait(void)
+{
+	struct xpoll_ctl c[2] = {
+		{ .op = XPOLL_CTL_ADD, .fd = -1, .events = EPOLLIN,
+		  .flags = XPOLL_CTL_USER, .data = 0x1c, .key = UEV_NEW },
+		{ .op = XPOLL_CTL_TRIGGER, .fd = -1, .events = EPOLLIN,
+		  .flags = XPOLL_CTL_USER, .key = UEV_NEW },
+	};
+	struct epoll_event ev[16];
+	int32_t res[2] = { 1, 1 };
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)c, .results = (uintptr_t)res, .nr = 2,
+		.wait = { .events = (uintptr_t)ev, .maxevents = 16 },
+	};
+
+	if (ioctl(inst, XPOLL_IOC_CTL_WAIT, &cw) < 0)
+		return -errno;
+	if (res[0])	/* nothing added: the TRIGGER found nothing */
+		return res[0];
+	return res[1];
+}
+
+/*
+ * A min-wait (XPOLL_FEAT_MIN_WAIT): the baseline's two ready items of the
+ * three min_events asks for, so it stores them, arms its min_wait_ns
+ * timer (1 ms) and returns them when it fires.
+ */
+static int op_min_wait(void)
+{
+	struct epoll_event ev[16];
+	struct xpoll_wait w = {
+		.events = (uintptr_t)ev, .maxevents = 16,
+		.timeout_ns = 200000000, .min_events = 3,
+		.min_wait_ns = 1000000,
+	};
+	int n = ioctl(inst, XPOLL_IOC_WAIT, &w);
+
+	return n < 0 ? -errno : 0;
+}
+
 static int op_mod(void)
 {
 	return xp_ctl(inst, XPOLL_CTL_MOD, e_ready, EPOLLIN | EPOLLOUT, 0x1);
@@ -378,6 +464,11 @@ static const struct op ops[] = {
 	{ "ctl_mod_adds_wakeup_source", op_mod_wakeup, undo_mod, 0 },
 	{ "ctl_mod", op_mod, undo_mod, 0 },
 	{ "ctl_del", op_del, undo_del, 0 },
+	{ "user_event_add", op_uev_add, undo_uev_add, 0 },
+	{ "user_event_add_et", op_uev_add_plain, undo_uev_add, 0 },
+	{ "user_event_trigger", op_uev_trigger, undo_uev_trigger, 0 },
+	{ "ctl_wait_user_event_add_trigger", op_uev_ctl_wait, undo_uev_add, 0 },
+	{ "min_wait", op_min_wait, nothing, 0 },
 	{ "wait", op_wait, nothing, 0 },
 	{ "wait_sigmask", op_wait_sigmask, nothing, 0 },
 	{ "wait_nested", op_wait_nested, nothing, 0 },
@@ -544,6 +635,8 @@ int main(void)
 	r = xp_ctl(inst, XPOLL_CTL_ADD, e_ready, EPOLLIN, 0x1);
 	r |= xp_ctl(inst, XPOLL_CTL_ADD, p_rd, EPOLLIN, 0x2);
 	r |= xp_ctl(inst, XPOLL_CTL_ADD, e_idle, EPOLLIN | EPOLLET, 0x3);
+	/* an idle level-triggered user event, for user_event_trigger */
+	r |= xp_uev(inst, XPOLL_CTL_ADD, UEV_BASE, EPOLLIN, 0x4);
 	/* the targets of the operations under test */
 	extra_e = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
 	extra_dup = dup(e_ready);

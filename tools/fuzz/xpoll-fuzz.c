@@ -7,15 +7,21 @@
  * documents (EINVAL EFAULT ENOTTY EBADF EEXIST ENOENT EPERM ELOOP ENOSPC
  * ENOMEM EINTR); any other result, or a success where the contract demands
  * a failure (a non-zero reserved field, a bad maxevents, an unknown
- * command), is a failure. Outputs are checked too: VERSION fills in ABI 1,
- * WAIT never returns more than maxevents and never writes past the events
- * it returned (a canary follows them).
+ * command, a min-wait rule broken, a user event's field rule broken), is
+ * a failure. Outputs are checked too: VERSION fills in ABI 1, WAIT never
+ * returns more than maxevents and never writes past the events it
+ * returned (a canary follows them), CTL_BATCH and CTL_WAIT apply every
+ * change of good arrays and report each with 0 or a documented errno,
+ * never 0 for a change the contract refuses.
  *
  * Inputs: commands (the real ones, unknown ones in and out of xpoll's
  * magic, real ones with the size or direction bits wrong), argument
  * pointers (valid, NULL, unmapped, straddling into an unmapped page,
  * read-only, kernel, non-canonical, misaligned), struct fields (random ops,
- * masks, huge and negative counts, non-zero reserved and flags), target fds
+ * masks, huge and negative counts, non-zero reserved and flags; user events
+ * of XPOLL_FEAT_USER_EVENTS with ops 1-5, small and random keys, fd -1 or
+ * an instance; min_events and min_wait_ns of XPOLL_FEAT_MIN_WAIT, valid
+ * and not, in WAIT and CTL_WAIT), target fds
  * (xpoll instances, so nesting and cycles, epoll, eventfds, pipes, sockets,
  * timerfd, signalfd, a memfd and a directory that cannot be polled, closed
  * and recycled numbers, negative and huge numbers). Descriptors are closed
@@ -60,6 +66,8 @@
 
 static atomic_int slot_fd[NSLOT];
 static atomic_long calls, bad_errno, contract_fail;
+/* coverage of the newer features: calls made, and how many succeeded */
+static atomic_long uev_calls, uev_ok, minwait_calls, minwait_ok;
 static atomic_long errno_hist[140];
 static atomic_int stop, kicker_stop;
 static long max_calls = 200000;
@@ -377,25 +385,103 @@ static void fz_version(int xfd, uint64_t *rs)
 	}
 }
 
+/* 1 to 3 of the bits a user event may be triggered or cleared with */
+static uint32_t pick_user_bits(uint64_t *rs)
+{
+	static const uint32_t bits[] = {
+		EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDNORM,
+		EPOLLRDBAND, EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLRDHUP,
+	};
+	uint32_t m = 0;
+	int n = 1 + rnd(rs) % 3;
+
+	while (n--)
+		m |= bits[rnd(rs) % (sizeof(bits) / sizeof(bits[0]))];
+	return m;
+}
+
+/*
+ * One struct xpoll_ctl for XPOLL_IOC_CTL and the change lists of
+ * CTL_BATCH and CTL_WAIT: a change on a file, or one time in four a user
+ * event (XPOLL_CTL_USER, keys mostly 0..15 so that TRIGGER, MOD and DEL
+ * find what an ADD made).  Returns 1 if the contract demands that it
+ * fails (uapi/linux/xpoll.h, "Fields, with XPOLL_CTL_USER in flags"):
+ *  - any: a flags bit but XPOLL_CTL_USER, reserved not 0, op not 1..5
+ *    (1..3 on a file);
+ *  - a file: key not 0, fd negative;
+ *  - user ADD/MOD/DEL: fd not -1; MOD with EPOLLEXCLUSIVE; ADD with
+ *    EPOLLEXCLUSIVE and a bit besides IN, OUT, ERR, HUP, WAKEUP, ET;
+ *  - user TRIGGER/CLEAR: events 0 or outside XPOLL_USER_BITS, data not 0,
+ *    fd below -1 (EBADF).
+ */
+static int gen_ctl(uint64_t *rs, int xfd, struct xpoll_ctl *c)
+{
+	const uint32_t excl_ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP |
+				 EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
+	int must = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (chance(rs, 4)) {
+		c->flags = XPOLL_CTL_USER;
+		c->op = chance(rs, 16) ? (uint32_t)rnd(rs) % 8 : 1 + rnd(rs) % 5;
+		if (chance(rs, 60))
+			c->op = (uint32_t)rnd(rs);
+		c->key = chance(rs, 8) ? rnd(rs) : rnd(rs) % 16;
+		switch (rnd(rs) % 8) {
+		case 0:
+			c->fd = pick_fd(rs, xfd);	/* anything, maybe an instance */
+			break;
+		case 1:
+			c->fd = xfd;
+			break;
+		default:
+			c->fd = -1;
+		}
+		if (c->op == XPOLL_CTL_TRIGGER || c->op == XPOLL_CTL_CLEAR) {
+			c->events = chance(rs, 10) ? pick_events(rs) : pick_user_bits(rs);
+			c->data = chance(rs, 10) ? rnd(rs) | 1 : 0;
+			must = !c->events || (c->events & ~XPOLL_USER_BITS) ||
+			       c->data || c->fd < -1;
+		} else if (c->op >= XPOLL_CTL_ADD && c->op <= XPOLL_CTL_MOD) {
+			c->events = pick_events(rs);
+			c->data = rnd(rs);
+			must = c->fd != -1;
+			if (c->op == XPOLL_CTL_MOD && (c->events & EPOLLEXCLUSIVE))
+				must = 1;
+			if (c->op == XPOLL_CTL_ADD && (c->events & EPOLLEXCLUSIVE) &&
+			    (c->events & ~excl_ok))
+				must = 1;
+		} else {
+			c->events = pick_events(rs);
+			must = 1;
+		}
+	} else {
+		c->op = chance(rs, 12) ? (uint32_t)rnd(rs) % 8 : 1 + rnd(rs) % 3;
+		if (chance(rs, 40))
+			c->op = (uint32_t)rnd(rs);
+		c->fd = pick_fd(rs, xfd);
+		c->events = pick_events(rs);
+		c->data = rnd(rs);
+		if (chance(rs, 20))
+			c->key = rnd(rs) | 1;	/* only a user event has one */
+		must = c->key || c->op < 1 || c->op > 3 || c->fd < 0;
+	}
+	if (chance(rs, 10)) {
+		if (rnd(rs) & 1)
+			c->flags = (uint32_t)rnd(rs) | 2;	/* an undefined bit */
+		else
+			c->reserved = rnd(rs) | 1;
+		must = 1;
+	}
+	return must;
+}
+
 static void fz_ctl(int xfd, uint64_t *rs)
 {
 	struct xpoll_ctl c, *p;
-	int kind, ret, err, must = 0;
+	int kind, ret, err, must;
 
-	memset(&c, 0, sizeof(c));
-	c.op = chance(rs, 12) ? (uint32_t)rnd(rs) % 8 : 1 + rnd(rs) % 3;
-	if (chance(rs, 40))
-		c.op = (uint32_t)rnd(rs);
-	c.fd = pick_fd(rs, xfd);
-	c.events = pick_events(rs);
-	c.data = rnd(rs);
-	if (chance(rs, 10)) {
-		if (rnd(rs) & 1)
-			c.flags = (uint32_t)rnd(rs) | 1;
-		else
-			c.reserved[rnd(rs) & 1] = rnd(rs) | 1;
-		must = 1;
-	}
+	must = gen_ctl(rs, xfd, &c);
 	p = pick_ptr(rs, &c, sizeof(c), &kind);
 	if (kind == P_GOOD && p != &c)
 		memcpy(p, &c, sizeof(c));
@@ -405,10 +491,83 @@ static void fz_ctl(int xfd, uint64_t *rs)
 	 * Read-only memory is fine for CTL (only read), but ours is zeros:
 	 * op 0, which is invalid, so every kind but GOOD and MAYBE must fail.
 	 */
+	if (kind == P_GOOD && (c.flags & XPOLL_CTL_USER)) {
+		atomic_fetch_add(&uev_calls, 1);
+		if (ret == 0)
+			atomic_fetch_add(&uev_ok, 1);
+	}
 	if (kind == P_GOOD)
-		judge("CTL", ret, err, must || c.op < 1 || c.op > 3 || c.fd < 0, 0);
+		judge(c.flags & XPOLL_CTL_USER ? "CTL user event" : "CTL", ret,
+		      err, must, 0);
 	else
 		judge("CTL", ret, err, kind != P_MAYBE, 0);
+}
+
+/*
+ * results[0..n) of a change list applied by CTL_BATCH or CTL_WAIT: each 0
+ * or a documented negative errno, and never 0 for a change the contract
+ * refuses (must[i]).
+ */
+static void check_results(const char *what, const int32_t *res,
+			  const int *must, unsigned int n)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < n; i++) {
+		if (res[i] == 0) {
+			if (must[i]) {
+				atomic_fetch_add(&contract_fail, 1);
+				report(what, 0, 0, "a change the contract refuses succeeded");
+			}
+			continue;
+		}
+		for (k = 0; k < sizeof(allowed) / sizeof(allowed[0]); k++)
+			if (res[i] == -allowed[k] && allowed[k] != EINTR)
+				break;
+		if (k == sizeof(allowed) / sizeof(allowed[0])) {
+			atomic_fetch_add(&bad_errno, 1);
+			report(what, res[i], res[i] < 0 ? -res[i] : 0,
+			       "a change's result is no documented errno");
+		}
+	}
+}
+
+/*
+ * min_events and min_wait_ns of a wait (XPOLL_FEAT_MIN_WAIT): mostly off
+ * or valid (short limits), else one of the three EINVAL rules: min_events
+ * above maxevents, min_wait_ns negative, min_wait_ns with min_events 0.
+ * Returns 1 if the wait must fail.
+ */
+static int gen_min_wait(uint64_t *rs, struct xpoll_wait *w)
+{
+	switch (rnd(rs) % 10) {
+	case 0: case 1: case 2:
+		if (w->maxevents > 0) {
+			w->min_events = 1 + rnd(rs) % (uint32_t)w->maxevents;
+			w->min_wait_ns = chance(rs, 3) ? 0 :
+					 (int64_t)(rnd(rs) % 2000000);
+		}
+		return 0;
+	case 3:
+		w->min_events = w->maxevents > 0 ? w->maxevents : 1;
+		return 0;
+	case 4:
+		w->min_events = chance(rs, 2) ?
+			(uint32_t)w->maxevents + 1 + (uint32_t)(rnd(rs) % 4) :
+			(uint32_t)rnd(rs) | 0x80000000u;
+		if (w->min_events <= (uint32_t)w->maxevents && w->maxevents > 0)
+			w->min_events = 0xffffffffu;
+		return 1;
+	case 5:
+		w->min_events = 1 + rnd(rs) % 4;
+		w->min_wait_ns = -1 - (int64_t)(rnd(rs) >> (1 + rnd(rs) % 63));
+		return 1;
+	case 6:
+		w->min_wait_ns = 1 + (int64_t)(rnd(rs) % 1000000);
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void fz_wait(int xfd, uint64_t *rs)
@@ -478,17 +637,13 @@ static void fz_wait(int xfd, uint64_t *rs)
 	} else if (chance(rs, 16)) {
 		w.sigsetsize = (uint32_t)rnd(rs);	/* ignored without a mask */
 	}
+	if (gen_min_wait(rs, &w))
+		must = 1;
 	if (chance(rs, 12)) {
-		switch (rnd(rs) % 3) {
-		case 0:
+		if (rnd(rs) & 1)
 			w.flags = (uint32_t)rnd(rs) | 1;
-			break;
-		case 1:
-			w.reserved0 = (uint32_t)rnd(rs) | 1;
-			break;
-		default:
-			w.reserved[rnd(rs) & 1] = rnd(rs) | 1;
-		}
+		else
+			w.reserved = rnd(rs) | 1;
 		must = 1;
 	}
 	p = pick_ptr(rs, &w, sizeof(w), &kind);
@@ -496,6 +651,11 @@ static void fz_wait(int xfd, uint64_t *rs)
 		memcpy(p, &w, sizeof(w));
 	ret = ioctl(xfd, XPOLL_IOC_WAIT, p);
 	err = errno;
+	if (kind == P_GOOD && w.min_events && !must) {
+		atomic_fetch_add(&minwait_calls, 1);
+		if (ret > 0)
+			atomic_fetch_add(&minwait_ok, 1);
+	}
 	if (kind == P_GOOD)
 		judge("WAIT", ret, err, must, 0);
 	else	/* unreadable, or zeros (maxevents 0): must fail */
@@ -532,23 +692,21 @@ static void fz_ctl_wait(int xfd, uint64_t *rs)
 	struct xpoll_ctl c[4];
 	struct epoll_event ev[8];
 	int32_t res[4];
-	int kind, ret, err, must = 0;
+	int kind, ret, err, must = 0, cmust[4] = { 0 }, ctls_good = 1;
 	unsigned int i;
 
 	memset(&cw, 0, sizeof(cw));
 	memset(c, 0, sizeof(c));
 	cw.nr = rnd(rs) % 5;
-	for (i = 0; i < cw.nr; i++) {
-		c[i].op = 1 + rnd(rs) % 3;
-		c[i].fd = pick_fd(rs, xfd);
-		c[i].events = pick_events(rs);
-		c[i].data = rnd(rs);
-	}
+	for (i = 0; i < cw.nr; i++)
+		cmust[i] = gen_ctl(rs, xfd, &c[i]);
 	cw.ctls = (uintptr_t)c;
 	cw.results = (uintptr_t)res;
 	cw.wait.events = (uintptr_t)ev;
 	cw.wait.maxevents = 1 + rnd(rs) % 8;
 	cw.wait.timeout_ns = chance(rs, 4) ? (long long)(rnd(rs) % 1000000) : 0;
+	if (gen_min_wait(rs, &cw.wait))
+		must = 1;
 	switch (rnd(rs) % 10) {
 	case 0:
 		cw.nr = XPOLL_CTL_BATCH_MAX + 1 + rnd(rs) % 1000;
@@ -559,7 +717,7 @@ static void fz_ctl_wait(int xfd, uint64_t *rs)
 		must = 1;
 		break;
 	case 2:
-		cw.wait.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		cw.wait.reserved = rnd(rs) | 1;
 		must = 1;
 		break;
 	case 3:
@@ -569,6 +727,7 @@ static void fz_ctl_wait(int xfd, uint64_t *rs)
 	case 4:
 		if (cw.nr) {
 			cw.ctls = (uintptr_t)pick_ptr(rs, c, sizeof(c), &kind);
+			ctls_good = kind == P_GOOD;
 			if (kind == P_GOOD)
 				cw.ctls = (uintptr_t)c;
 			/*
@@ -597,6 +756,90 @@ static void fz_ctl_wait(int xfd, uint64_t *rs)
 	if (ret > 0 && kind == P_GOOD && ret > cw.wait.maxevents) {
 		atomic_fetch_add(&contract_fail, 1);
 		report("CTL_WAIT", ret, 0, "more events than maxevents");
+	}
+	/* the changes applied: nr_done of them, each with its result */
+	if (ret >= 0 && kind == P_GOOD && ctls_good) {
+		if (p != &cw)
+			memcpy(&cw, p, sizeof(cw));
+		if (cw.nr_done != cw.nr) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("CTL_WAIT", ret, 0, "nr_done is not nr with good arrays");
+		} else {
+			check_results("CTL_WAIT change", res, cmust, cw.nr_done);
+		}
+	}
+}
+
+/*
+ * XPOLL_IOC_CTL_BATCH: up to 8 changes of gen_ctl() (files and user
+ * events); a bad header (nr 0 or above the maximum, flags, reserved) or
+ * a struct that cannot be read must fail; otherwise every change is
+ * applied (the call returns nr) and each result obeys gen_ctl()'s rules.
+ */
+static void fz_batch(int xfd, uint64_t *rs)
+{
+	struct xpoll_ctl_batch b, *p;
+	struct xpoll_ctl c[8];
+	int32_t res[8];
+	int kind, ret, err, must = 0, cmust[8] = { 0 }, arrays_good = 1;
+	unsigned int i;
+
+	memset(&b, 0, sizeof(b));
+	b.nr = 1 + rnd(rs) % 8;
+	for (i = 0; i < b.nr; i++)
+		cmust[i] = gen_ctl(rs, xfd, &c[i]);
+	b.ctls = (uintptr_t)c;
+	b.results = (uintptr_t)res;
+	switch (rnd(rs) % 12) {
+	case 0:
+		b.nr = chance(rs, 2) ? 0 : XPOLL_CTL_BATCH_MAX + 1 + (uint32_t)rnd(rs) % 1000;
+		must = 1;
+		break;
+	case 1:
+		b.flags = (uint32_t)rnd(rs) | 1;
+		must = 1;
+		break;
+	case 2:
+		b.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		must = 1;
+		break;
+	case 3:
+		/*
+		 * ctls[0] unreadable or the array outside user space: EFAULT;
+		 * one that straddles into an unmapped page may apply the
+		 * changes before it.  Read-only zeros are changes of op 0.
+		 */
+		arrays_good = 0;
+		b.ctls = (uintptr_t)pick_ptr(rs, c, sizeof(c), &kind);
+		must = kind == P_NULL || b.ctls >= 0x8000000000000000ULL;
+		break;
+	case 4:
+		/* results[0] unwritable (read-only too): EFAULT */
+		arrays_good = 0;
+		b.results = (uintptr_t)pick_ptr(rs, res, sizeof(res), &kind);
+		must = kind == P_NULL || kind == P_RO ||
+		       b.results >= 0x8000000000000000ULL;
+		break;
+	default:
+		break;
+	}
+	p = pick_ptr(rs, &b, sizeof(b), &kind);
+	if (kind == P_GOOD && p != &b)
+		memcpy(p, &b, sizeof(b));
+	ret = ioctl(xfd, XPOLL_IOC_CTL_BATCH, p);
+	err = errno;
+	/* read-only memory holds zeros: nr 0, refused */
+	if (kind == P_GOOD)
+		judge("CTL_BATCH", ret, err, must, 0);
+	else
+		judge("CTL_BATCH", ret, err, kind != P_MAYBE, 0);
+	if (ret >= 0 && kind == P_GOOD && arrays_good) {
+		if ((unsigned int)ret != b.nr) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("CTL_BATCH", ret, 0, "stored fewer results than nr with good arrays");
+		} else {
+			check_results("CTL_BATCH change", res, cmust, b.nr);
+		}
 	}
 }
 
@@ -1094,6 +1337,9 @@ static void *fuzzer(void *arg)
 		case 14:
 			fz_ctl_wait(chance(&rs, 4) ? pick_fd(&rs, self) : self, &rs);
 			break;
+		case 15:
+			fz_batch(chance(&rs, 4) ? pick_fd(&rs, self) : self, &rs);
+			break;
 		default:
 			fz_wait(chance(&rs, 2) ? self : pick_fd(&rs, self), &rs);
 		}
@@ -1217,6 +1463,9 @@ int main(int argc, char **argv)
 	       atomic_load(&pool_ops), atomic_load(&pool_inst_adds),
 	       atomic_load(&pool_loops), atomic_load(&pool_closes),
 	       atomic_load(&pool_live), atomic_load(&pool_late));
+	printf("# user events: %ld CTLs (%ld succeeded); valid min-waits: %ld (%ld returned events)\n",
+	       atomic_load(&uev_calls), atomic_load(&uev_ok),
+	       atomic_load(&minwait_calls), atomic_load(&minwait_ok));
 	/* a pool that never nested or never refused a loop proves nothing */
 	x = atomic_load(&pool_fail) || atomic_load(&pool_inst_adds) < 100 ||
 	    !atomic_load(&pool_loops);

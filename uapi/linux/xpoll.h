@@ -141,7 +141,8 @@ struct xpoll_ctl {
  * Events are stored as they come and the call returns all it stored
  * (between 1 and maxevents, or 0 at the timeout).  A level-triggered item
  * is reported at most once per call: it is back on the ready list when the
- * call returns.  A signal ends the wait as it ends a plain one: the events
+ * call returns.  An edge-triggered item that fires again after it was
+ * stored is stored again (a new edge), as two waits would report it.  A signal ends the wait as it ends a plain one: the events
  * stored are returned, or EINTR if there are none.  timeout_ns 0 returns
  * at once, as without it.  EINVAL: min_events above maxevents,
  * min_wait_ns negative, or min_wait_ns set with min_events 0.
