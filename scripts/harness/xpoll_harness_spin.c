@@ -17,11 +17,14 @@
  * detector, in both kernels.
  *
  * The spin ends when the guest clock has advanced spin_ms, or, should that
- * clock stand still, after spin_ms * 4 calls of mdelay(1): it cannot spin
- * forever. Four times, because under TCG a CPU's delay loop is calibrated
- * against a tick that the host's load makes irregular: mdelay(1) took from
- * 0.44 to 1.15 ms. The line it prints afterwards (KERN_NOTICE, so the
- * console shows it at loglevel=6) says how far the guest clock moved.
+ * clock stand still, after spin_ms * 16 calls of mdelay(1): it cannot spin
+ * forever (and a guest whose clock stands still outlives its vm timeout and
+ * fails). Sixteen times, because under TCG a CPU's delay loop is
+ * calibrated against a tick that the host's load makes irregular:
+ * mdelay(1) took from 0.22 ms (calibrated on a loaded host, run on a quiet
+ * one: 120,000 calls ended the spin at 26 s, before any report) to 1.15
+ * ms. The line it prints afterwards (KERN_NOTICE, so the console shows it
+ * at loglevel=6) says how far the guest clock moved.
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
@@ -71,7 +74,7 @@ static int xpoll_harness_spin_fn(void *arg)
 static int __init xpoll_harness_spin_init(void)
 {
 	struct xpoll_harness_spin s = {
-		.max_delays = spin_ms * 4,
+		.max_delays = spin_ms * 16,
 	};
 	unsigned int cpu;
 	int ret;
