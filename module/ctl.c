@@ -358,14 +358,15 @@ static bool xpoll_path_check_file(struct file *file)
 }
 
 /*
- * True if no file watched by @c or an instance below it has more wakeup
- * paths than epoll allows.  Visits each instance once, locking it alone
+ * True if no file watched by @c or an instance below it (and no user event
+ * of theirs) has more wakeup paths than epoll allows.  Visits each instance once, locking it alone
  * (under the mutex of the instance the new edge leaves from, see the top
  * comment), and keeps each one it is yet to visit referenced.
  */
 static int xpoll_path_check_below(struct xpoll_instance *c,
 				  struct xpoll_instance **busy)
 {
+	u32 count[XPOLL_MAX_NESTS + 1];
 	struct xpoll_instance *y, *z;
 	struct xpoll_item *it;
 	struct rb_node *rbp;
@@ -409,6 +410,12 @@ static int xpoll_path_check_below(struct xpoll_instance *c,
 			}
 			fput(file);
 		}
+		/* User events: as files watched by @y alone (uevent.c). */
+		if (!err && !list_empty(&y->uevent_list)) {
+			memset(count, 0, sizeof(count));
+			if (!xpoll_count_paths(count, y))
+				err = -EINVAL;
+		}
 		mutex_unlock(&y->mtx);
 		xpoll_instance_put(y);
 		cond_resched();
@@ -429,6 +436,23 @@ static int xpoll_path_check(struct xpoll_item *it,
 	if (it->file->f_op == &xpoll_fops)
 		return xpoll_path_check_below(it->file->private_data, busy);
 	return xpoll_path_check_file(it->file) ? 0 : -EINVAL;
+}
+
+/*
+ * The wakeup-path check of the first user event of @ep, which instances
+ * watch: as for a file that @ep alone watches.  0 or -EINVAL.  Takes
+ * xpoll_topo_lock, for O(parents above @ep), and no instance's mutex.
+ */
+int xpoll_uevent_path_check(struct xpoll_instance *ep)
+{
+	u32 count[XPOLL_MAX_NESTS + 1] = { 0 };
+	bool ok;
+
+	mutex_lock(&xpoll_topo_lock);
+	xpoll_path_gen++;
+	ok = xpoll_count_paths(count, ep);
+	mutex_unlock(&xpoll_topo_lock);
+	return ok ? 0 : -EINVAL;
 }
 
 /* Drops the nesting edge of @it, an item that watches an instance. */

@@ -40,7 +40,7 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 	INIT_LIST_HEAD(&ep->closed);
 	INIT_LIST_HEAD(&ep->closed_nests);
 	INIT_DELAYED_WORK(&ep->reap_work, xpoll_reap_work_fn);
-	xa_init(&ep->uevents);
+	INIT_LIST_HEAD(&ep->uevent_list);
 	return ep;
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_instance_alloc);
@@ -52,7 +52,7 @@ static void xpoll_instance_free(struct kref *ref)
 
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ep->rbr.rb_root) ||
 		     !list_empty(&ep->closed) || !list_empty(&ep->closed_nests) ||
-		     !xa_empty(&ep->uevents));
+		     !list_empty(&ep->uevent_list) || ep->uevents);
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
 	mutex_destroy(&ep->mtx);

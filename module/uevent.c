@@ -8,14 +8,20 @@
  * list, the transfer, the modes and the wakeup sources treat it as any
  * other item, and its "poll" is its pending bits (xpoll_uevent_poll()).
  * It is not in the interest tree (that is keyed by file) nor in any
- * file's tree: the instance's xarray ep->uevents, indexed by key, holds
- * it.
+ * file's tree: the instance's hash table ep->uevents (an rhashtable keyed
+ * by the 64-bit key, allocated at the first ADD) finds it, and the list
+ * ep->uevent_list holds it for release and fdinfo.  A hash table, not an
+ * xarray: the xarray's nodes for sparse keys cost about 4.9 KB an event
+ * (the review's uev_mem, bit-reversed keys), 24 times a watch; the hash
+ * table's buckets cost about 16 bytes an event, whatever the keys.
  *
  * Locks and lifetime:
- * - ep->uevents is changed (ADD, DEL, release) under ep->mtx, and by the
- *   xarray's own lock inside it; a trigger looks it up under
- *   rcu_read_lock() only, so that it never waits for the instance's
- *   mutex, which a wait holds while it copies events out.
+ * - ep->uevents and ep->uevent_list are changed (ADD, DEL, release) under
+ *   ep->mtx, the table also under its own bucket locks; a trigger looks
+ *   the table up under rcu_read_lock() only, so that it never waits for
+ *   the instance's mutex, which a wait holds while it copies events out.
+ *   The table is published with smp_store_release() and lives until the
+ *   instance's release, when no trigger can run (each holds the file).
  * - uev->pending and uev->dead are written under ep->lock.  A trigger
  *   checks dead, sets the bits and queues the item in one hold of
  *   ep->lock, as the wake callback does; DEL sets dead and takes the item
@@ -32,16 +38,16 @@
  * - Each user event counts against its instance's user's
  *   max_user_watches, as a watch does, from ADD to DEL or release.
  *
- * Cost: a trigger is one xarray lookup and one hold of ep->lock
+ * Cost: a trigger is one hash lookup and one hold of ep->lock
  * (interrupts off) for O(1) work, plus the wakeup of the instance's
  * pollers.  Release removes an instance's user events with ep->mtx held,
  * O(events), rescheduling between them.
  */
 #include <linux/file.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/xarray.h>
 
 #include <linux/xpoll.h>
 #include "xpoll.h"
@@ -51,8 +57,28 @@ struct xpoll_uevent {
 	u64 key;
 	__poll_t pending;		/* triggered bits, under ep->lock */
 	bool dead;			/* deleted, under ep->lock */
+	struct rhash_head node;		/* in ep->uevents */
+	struct list_head link;		/* on ep->uevent_list */
 	struct rcu_head rcu;
 };
+
+static const struct rhashtable_params xpoll_uevent_params = {
+	.key_len		= sizeof(u64),
+	.key_offset		= offsetof(struct xpoll_uevent, key),
+	.head_offset		= offsetof(struct xpoll_uevent, node),
+	.automatic_shrinking	= true,
+};
+
+/* The event of @key, or NULL; under rcu_read_lock() or ep->mtx. */
+static struct xpoll_uevent *xpoll_uevent_find(struct xpoll_instance *ep,
+					      u64 key)
+{
+	/* Pairs with smp_store_release() in xpoll_uevent_add(). */
+	struct rhashtable *ht = smp_load_acquire(&ep->uevents);
+
+	return ht ? rhashtable_lookup_fast(ht, &key, xpoll_uevent_params) :
+		    NULL;
+}
 
 static struct xpoll_uevent *xpoll_uevent_of(const struct xpoll_item *it)
 {
@@ -80,7 +106,8 @@ static void xpoll_uevent_remove(struct xpoll_instance *ep,
 				struct xpoll_uevent *uev)
 {
 	lockdep_assert_held(&ep->mtx);
-	xa_erase(&ep->uevents, (unsigned long)uev->key);
+	rhashtable_remove_fast(ep->uevents, &uev->node, xpoll_uevent_params);
+	list_del(&uev->link);
 	spin_lock_irq(&ep->lock);
 	uev->dead = true;
 	if (!list_empty(&uev->item.rdllink))
@@ -93,9 +120,22 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 			    __poll_t events, u64 data)
 {
 	struct xpoll_uevent *uev;
+	struct rhashtable *ht;
 	struct xpoll_item *it;
 	int err;
 
+	if (!ep->uevents) {
+		ht = kmalloc(sizeof(*ht), GFP_KERNEL_ACCOUNT);
+		if (!ht)
+			return -ENOMEM;
+		err = rhashtable_init(ht, &xpoll_uevent_params);
+		if (err) {
+			kfree(ht);
+			return err;
+		}
+		/* Pairs with smp_load_acquire() in xpoll_uevent_find(). */
+		smp_store_release(&ep->uevents, ht);
+	}
 	if (atomic_long_inc_return(&ep->user->watches) >
 	    READ_ONCE(xpoll_max_user_watches)) {
 		atomic_long_dec(&ep->user->watches);
@@ -124,12 +164,13 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 		}
 	}
 	/* The key was looked up under ep->mtx, held: it is free. */
-	err = xa_insert(&ep->uevents, (unsigned long)key, uev,
-			GFP_KERNEL_ACCOUNT);
+	err = rhashtable_lookup_insert_fast(ep->uevents, &uev->node,
+					    xpoll_uevent_params);
 	if (err) {
 		xpoll_uevent_free(ep, uev);
-		return err == -EBUSY ? -EEXIST : err;
+		return err == -EEXIST ? err : -ENOMEM;
 	}
+	list_add_tail(&uev->link, &ep->uevent_list);
 	/* Nothing is pending yet: nothing to report. */
 	return 0;
 }
@@ -143,7 +184,7 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 	struct xpoll_uevent *uev;
 	int err;
 
-	if (c->fd != -1 || c->key > ULONG_MAX)
+	if (c->fd != -1)
 		return -EINVAL;
 	if (c->op != XPOLL_CTL_DEL)
 		ep_take_care_of_epollwakeup(&ev);
@@ -155,8 +196,22 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 			return -EINVAL;
 	}
 
+	/*
+	 * The first user event of a watched instance adds wakeup paths, as
+	 * a file would (ctl.c); later ones add none.  Checked before ep->mtx
+	 * (xpoll_topo_lock comes first), so read without it: two first ADDs
+	 * may both check.  An ADD that links a parent above @ep meanwhile
+	 * checks the paths of our user events itself.
+	 */
+	if (c->op == XPOLL_CTL_ADD && list_empty_careful(&ep->uevent_list) &&
+	    !list_empty_careful(&ep->parents)) {
+		err = xpoll_uevent_path_check(ep);
+		if (err)
+			return err;
+	}
+
 	mutex_lock(&ep->mtx);
-	uev = xa_load(&ep->uevents, (unsigned long)c->key);
+	uev = xpoll_uevent_find(ep, c->key);
 	switch (c->op) {
 	case XPOLL_CTL_ADD:
 		err = uev ? -EEXIST :
@@ -202,7 +257,7 @@ static int xpoll_uevent_signal(struct xpoll_instance *ep, u32 op, u64 key,
 	int err = -ENOENT;
 
 	rcu_read_lock();
-	uev = xa_load(&ep->uevents, (unsigned long)key);
+	uev = xpoll_uevent_find(ep, key);
 	if (!uev)
 		goto out;
 	spin_lock_irqsave(&ep->lock, flags);
@@ -242,8 +297,7 @@ int xpoll_uevent_ctl(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 
 	if (c->op != XPOLL_CTL_TRIGGER && c->op != XPOLL_CTL_CLEAR)
 		return xpoll_uevent_change(ep, c);
-	if (!bits || (c->events & ~XPOLL_USER_BITS) || c->data ||
-	    c->key > ULONG_MAX)
+	if (!bits || (c->events & ~XPOLL_USER_BITS) || c->data)
 		return -EINVAL;
 	if (c->fd == -1)
 		return xpoll_uevent_signal(ep, c->op, c->key, bits);
@@ -259,27 +313,33 @@ int xpoll_uevent_ctl(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 	return err;
 }
 
-/* Removes every user event of @ep (release); the caller holds ep->mtx. */
+/*
+ * Removes every user event of @ep and its table (release: no trigger can
+ * run any more); the caller holds ep->mtx.
+ */
 void xpoll_uevent_remove_all(struct xpoll_instance *ep)
 {
-	struct xpoll_uevent *uev;
-	unsigned long idx;
+	struct xpoll_uevent *uev, *tmp;
 
 	lockdep_assert_held(&ep->mtx);
-	xa_for_each(&ep->uevents, idx, uev) {
+	list_for_each_entry_safe(uev, tmp, &ep->uevent_list, link) {
 		xpoll_uevent_remove(ep, uev);
 		cond_resched();
 	}
+	if (ep->uevents) {
+		rhashtable_destroy(ep->uevents);
+		kfree(ep->uevents);
+		ep->uevents = NULL;
+	}
 }
 
-/* fdinfo lines of @ep's user events, in key order; under ep->mtx. */
+/* fdinfo lines of @ep's user events, in the order added; under ep->mtx. */
 void xpoll_uevent_show(struct seq_file *m, struct xpoll_instance *ep)
 {
 	struct xpoll_uevent *uev;
-	unsigned long idx;
 
 	lockdep_assert_held(&ep->mtx);
-	xa_for_each(&ep->uevents, idx, uev) {
+	list_for_each_entry(uev, &ep->uevent_list, link) {
 		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x\n",
 			   (unsigned long long)uev->key,
 			   (__force unsigned int)uev->item.events,

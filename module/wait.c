@@ -441,8 +441,13 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		}
 	}
 
-	/* The held items are ready still: back where every waiter sees them. */
+	/*
+	 * The held items are ready still: back where every waiter sees them.
+	 * Under ep->mtx as well as ep->lock: a transfer adds to the ready list
+	 * holding only the mutex (see "Ready list and transfer").
+	 */
 	if (!list_empty(&held)) {
+		mutex_lock(&ep->mtx);
 		spin_lock_irq(&ep->lock);
 		list_splice_tail(&held, &ep->rdllist);
 		/* ep->wq only changes under ep->lock, held here. */
@@ -451,6 +456,7 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		/* Racy by design, as the callback's (callback.c). */
 		pwake = waitqueue_active(&ep->poll_wait);
 		spin_unlock_irq(&ep->lock);
+		mutex_unlock(&ep->mtx);
 		if (pwake)
 			xpoll_poll_wake(ep, NULL, 0);
 	}

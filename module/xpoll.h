@@ -18,7 +18,7 @@
  *                        ->poll() registered: the item's own, then more,
  *                        allocated, for targets that register several.
  * struct xpoll_uevent    a user event (uevent.c): an item with no file
- *                        (item->file NULL), in the instance's xarray
+ *                        (item->file NULL), in the instance's hash table
  *                        ep->uevents by key instead of either tree.  It
  *                        has no wait entry; its trigger queues it as the
  *                        wake callback would.
@@ -76,8 +76,9 @@
  *    at most ep->mtx; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
- * ep->uevents' own xarray lock: its stores and erases, under ep->mtx;
- * triggers look it up under RCU and then take ep->lock (uevent.c).
+ * ep->uevents' own bucket locks (rhashtable): its inserts and removals,
+ * under ep->mtx; triggers look it up under RCU and then take ep->lock
+ * (uevent.c).
  * xpoll_users_lock (spinlock, ctl.c) only guards the uid hash, and
  * xpoll_wakeups_lock (spinlock, wakeup.c) the item -> wakeup source hash;
  * both are taken with no other lock held, or under ep->mtx.  A wakeup
@@ -174,7 +175,9 @@
  * one call; the level-triggered items they deliver go on a list of the
  * call's own instead of the ready list (with ep->mtx held, as above; a
  * removal takes them off it under ep->lock) and back on the ready list
- * when the call ends.
+ * when the call ends, under both ep->mtx and ep->lock: every writer of the
+ * ready list outside a callback holds ep->mtx, because of the exception
+ * above.
  *
  * Nesting
  * -------
@@ -231,7 +234,6 @@
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
-#include <linux/xarray.h>
 
 /*
  * Internals the KUnit module (module/kunit/) needs are exported only when
@@ -303,7 +305,8 @@ struct xpoll_instance {
 	struct list_head closed_nests;	/* the same, for nests */
 	struct delayed_work reap_work;	/* removes them */
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
-	struct xarray uevents;		/* user events by key, uevent.c */
+	struct rhashtable *uevents;	/* user events by key, uevent.c */
+	struct list_head uevent_list;	/* the same, for release, fdinfo */
 	/* Busy polling (busy.c). */
 	unsigned int napi_id;		/* queue to busy-poll; 0: none */
 	u32 busy_poll_usecs;		/* XPOLL_IOC_SET_PARAMS */
@@ -435,6 +438,7 @@ void xpoll_reap_work_fn(struct work_struct *work);
 bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it);
 void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 		       struct file *tfile, __poll_t events, u64 data);
+int xpoll_uevent_path_check(struct xpoll_instance *ep);
 struct xpoll_user *xpoll_user_get(kuid_t uid);
 void xpoll_user_put(struct xpoll_user *u);
 long xpoll_user_watches(kuid_t uid);

@@ -1414,6 +1414,60 @@ TEST(user_events_count_against_max_user_watches)
 			       "back)", r);
 }
 
+/* ==== wakeup paths ==== */
+
+/*
+ * A user event is a wakeup source as a file is: an instance with one
+ * may be watched by at most 500 instances (epoll's limit of paths of
+ * length 1), whichever comes first, the user event or the parents.
+ * Returns 0, or the step that failed.
+ */
+static int user_event_paths(void)
+{
+	enum { NP = 501 };
+	int x, p[NP], i, r = 0;
+	struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .events = EPOLLIN };
+
+	/* Parents first, then the first user event. */
+	if ((x = xp_open(O_CLOEXEC)) < 0)
+		return 1;
+	c.fd = x;
+	for (i = 0; i < NP; i++) {
+		if ((p[i] = xp_open(O_CLOEXEC)) < 0)
+			return 2;
+		if (ioctl(p[i], XPOLL_IOC_CTL, &c))
+			return 3;
+	}
+	if (u_add(x, 1, EPOLLIN, 0) != -EINVAL)
+		r = 10;
+	/* With 500 parents it is accepted, and so are later ones. */
+	close(p[NP - 1]);
+	if (!r && u_add(x, 1, EPOLLIN, 0))
+		r = 11;
+	if (!r && u_add(x, 2, EPOLLIN, 0))
+		r = 12;
+	/* The user event first: the 501st parent is refused. */
+	if (!r && ((p[NP - 1] = xp_open(O_CLOEXEC)) < 0 ||
+		   ioctl(p[NP - 1], XPOLL_IOC_CTL, &c) == 0 || errno != EINVAL))
+		r = 13;
+	for (i = 0; i < NP; i++)
+		close(p[i]);
+	close(x);
+	return r;
+}
+
+TEST(user_event_is_a_wakeup_path)
+{
+	int r;
+
+	UEV_REQUIRE();
+	r = as_nobody(user_event_paths);
+	EXPECT_EQ(0, r) TH_LOG("step %d failed (3: a parent refused below the "
+			       "limit; 10: first user event of an instance with "
+			       "501 parents accepted; 11-12: refused with 500; "
+			       "13: a 501st parent accepted)", r);
+}
+
 /* ==== fdinfo ==== */
 
 TEST(fdinfo_lists_user_events)

@@ -122,10 +122,10 @@ struct xpoll_ctl {
  *    or more of XPOLL_USER_BITS, else EINVAL; data must be 0.  ENOENT if
  *    no event has the key there (never added, or deleted).  Neither takes
  *    the instance's mutex: a trigger never waits for a wait in progress.
- *  - A key above ULONG_MAX (only on a 32-bit kernel): EINVAL.
  * Without XPOLL_CTL_USER, key must be 0 (EINVAL), and TRIGGER and CLEAR
- * are unknown ops, refused as any other (EBADF for a bad fd, else EINVAL).  fdinfo lists user events as "uev: <key> events: <interest>
- * data: <data> pending: <bits>".
+ * are unknown ops, refused as any other (EBADF for a bad fd, else EINVAL).
+ * fdinfo lists user events, in the order they were added, as
+ * "uev: <key> events: <interest> data: <data> pending: <bits>" (hex).
  */
 /* EPOLLIN, PRI, OUT, ERR, HUP, RDNORM, RDBAND, WRNORM, WRBAND, MSG, RDHUP */
 #define XPOLL_USER_BITS		0x000027dfU
