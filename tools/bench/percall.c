@@ -18,6 +18,15 @@
  * involved) and on the instance (xpoll's), and read() of /dev/null (the
  * other way into a character device).  make bench prints this table after
  * its own.
+ *
+ * The turn rows are xpoll-bench's pingpong turn without the other thread
+ * and the sleep: a thread wakes its own instance and waits, so the wait
+ * always finds the wakeup (one edge-triggered event).  epoll: write() of an
+ * EPOLLET eventfd + epoll_wait(); xpoll: one XPOLL_IOC_CTL_WAIT whose change
+ * list triggers an EPOLLET user event of the instance named by its fd (the
+ * path a trigger of another instance takes), and the same as two calls,
+ * XPOLL_IOC_CTL's trigger + XPOLL_IOC_WAIT.  Skipped on a module without
+ * user events.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -40,6 +49,7 @@
 #define MAXREPS	32
 
 static int ep, xp, devnull, efd[NFD], mod_i;
+static int ep_turn, xp_turn = -1, efd_turn;	/* the turn rows' own */
 static struct epoll_event evs[READY];
 
 static void die(const char *what)
@@ -110,6 +120,43 @@ static int c_xp_mod(void)
 	return ioctl(xp, XPOLL_IOC_CTL, &c) == 0;
 }
 
+#define TURN_KEY 7
+
+static int c_ep_turn(void)
+{
+	uint64_t one = 1;
+
+	return write(efd_turn, &one, sizeof(one)) == sizeof(one) &&
+	       epoll_wait(ep_turn, evs, 1, 0) == 1;
+}
+
+static int c_xp_turn1(void)
+{
+	struct xpoll_ctl trig = {
+		.op = XPOLL_CTL_TRIGGER, .flags = XPOLL_CTL_USER, .fd = xp_turn,
+		.key = TURN_KEY, .events = EPOLLIN,
+	};
+	int32_t res;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)&trig, .results = (uintptr_t)&res, .nr = 1,
+		.wait = { .events = (uintptr_t)evs, .maxevents = 1 },
+	};
+
+	return ioctl(xp_turn, XPOLL_IOC_CTL_WAIT, &cw) == 1 && !res;
+}
+
+static int c_xp_turn2(void)
+{
+	struct xpoll_ctl trig = {
+		.op = XPOLL_CTL_TRIGGER, .flags = XPOLL_CTL_USER, .fd = -1,
+		.key = TURN_KEY, .events = EPOLLIN,
+	};
+	struct xpoll_wait w = { .events = (uintptr_t)evs, .maxevents = 1 };
+
+	return ioctl(xp_turn, XPOLL_IOC_CTL, &trig) == 0 &&
+	       ioctl(xp_turn, XPOLL_IOC_WAIT, &w) == 1;
+}
+
 static const struct call {
 	const char *name;
 	int (*fn)(void);
@@ -127,6 +174,9 @@ static const struct call {
 	{ "xpoll wait 64 events LT", c_xp_wait64 },
 	{ "epoll_ctl MOD", c_ep_mod },
 	{ "xpoll ctl MOD", c_xp_mod },
+	{ "turn: epoll write+wait", c_ep_turn },
+	{ "turn: xpoll ctl_wait(trigger)", c_xp_turn1 },
+	{ "turn: xpoll trigger, wait", c_xp_turn2 },
 };
 #define NCALLS (sizeof(calls) / sizeof(calls[0]))
 
@@ -170,6 +220,24 @@ static void setup(void)
 		if (i < READY && write(efd[i], &one, sizeof(one)) != sizeof(one))
 			die("write");
 	}
+
+	struct epoll_event e = { .events = EPOLLIN | EPOLLET };
+	struct xpoll_ctl u = {
+		.op = XPOLL_CTL_ADD, .fd = -1, .flags = XPOLL_CTL_USER,
+		.key = TURN_KEY, .events = EPOLLIN | EPOLLET,
+	};
+
+	ep_turn = epoll_create1(EPOLL_CLOEXEC);
+	efd_turn = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep_turn < 0 || efd_turn < 0 || epoll_ctl(ep_turn, EPOLL_CTL_ADD, efd_turn, &e))
+		die("turn: epoll");
+	xp_turn = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (xp_turn < 0)
+		die("open " XPOLL_DEVICE);
+	if (ioctl(xp_turn, XPOLL_IOC_CTL, &u)) {	/* no user events: no turn rows */
+		close(xp_turn);
+		xp_turn = -1;
+	}
 }
 
 int main(int argc, char **argv)
@@ -190,6 +258,8 @@ int main(int argc, char **argv)
 
 			if (filter && !strstr(c->name, filter))
 				continue;
+			if (xp_turn < 0 && !strncmp(c->name, "turn:", 5))
+				continue;
 			t0 = now();
 			for (int i = 0; i < CALLS; i++)
 				if (!c->fn()) {
@@ -203,6 +273,10 @@ int main(int argc, char **argv)
 	for (unsigned int j = 0; j < NCALLS; j++) {
 		if (filter && !strstr(calls[j].name, filter))
 			continue;
+		if (xp_turn < 0 && !strncmp(calls[j].name, "turn:", 5)) {
+			printf("%-32s %8s  (this module has no user events)\n", calls[j].name, "-");
+			continue;
+		}
 		qsort(ns[j], reps, sizeof(double), cmp_d);
 		printf("%-32s %8.0f  (%.0f)\n", calls[j].name, ns[j][reps / 2], ns[j][0]);
 	}

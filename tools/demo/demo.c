@@ -716,12 +716,15 @@ int main(int argc, char **argv)
 		return 1;
 	} else {
 		close(xp);
-		printf("xpoll-demo: %s ABI %u, features%s%s%s%s%s%s\n", XPOLL_DEVICE, abi,
+		printf("xpoll-demo: %s ABI %u, features%s%s%s%s%s%s%s%s%s\n", XPOLL_DEVICE, abi,
 		       feat & XPOLL_FEAT_CTL ? " ctl" : "", feat & XPOLL_FEAT_WAIT ? " wait" : "",
 		       feat & XPOLL_FEAT_POLL ? " poll" : "",
 		       feat & XPOLL_FEAT_FDINFO ? " fdinfo" : "",
 		       feat & XPOLL_FEAT_CTL_BATCH ? " ctl_batch" : "",
-		       feat & XPOLL_FEAT_PARAMS ? " params" : "");
+		       feat & XPOLL_FEAT_PARAMS ? " params" : "",
+		       feat & XPOLL_FEAT_CTL_WAIT ? " ctl_wait" : "",
+		       feat & XPOLL_FEAT_USER_EVENTS ? " user_events" : "",
+		       feat & XPOLL_FEAT_MIN_WAIT ? " min_wait" : "");
 	}
 	fflush(stdout);
 

@@ -34,6 +34,9 @@ row() {
 	row paired calls/s "100 400" "400 100"		# 4 0.25, not 1 1
 	row mem bytes/watch "200 200 200" "160 170 150"
 	row ab ms/request "2 2 2" "1.8 1.9 2.2"		# 0.9 0.95 1.1
+	row rt roundtrips/s "100 100 100" "120 90 130"	# a rate: 1.2 0.9 1.3
+	row cpu cpu_us/event "10 10 10" "12 11 13"	# smaller is better: 1.2 1.1 1.3
+	row minwait p99-minwait_us "100 100 100" "90 -20 110"	# 0.9 -0.2 1.1
 	echo "t,other,calls/s,bogus,0,1"
 } >"$tmp/in.csv"
 
@@ -58,6 +61,9 @@ expect wake "1.250 ok (noise)" "1 0.0 1.25 120.0"
 expect paired "2.125 ok"
 expect mem "0.800 ok"
 expect ab "0.950 ok"
+expect rt "1.200 ok"
+expect cpu "1.200 LOSS"
+expect minwait "0.900 ok"
 if grep -q other "$tmp/out"; then notok "a row of another backend is left out"
 else ok "a row of another backend is left out"; fi
 
