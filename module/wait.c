@@ -320,19 +320,49 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_wait_sink);
 
 /*
- * The sleeper of a minimum-count wait: woken only when @need items were
- * queued since it went to sleep, or by a waker that passes no key (an
- * ADD or MOD that made an item ready, the end of another scan).  An item
- * that was already queued wakes it not at all (XPOLL_WAKE_AGAIN): that
- * includes the level-triggered items this call holds.  Under ep->lock,
- * as every wakeup of ep->wq; a wakeup it declines goes on to the next
- * exclusive waiter.
+ * The sleeper of a minimum-count wait.  Its wait entry is woken only when
+ * @need items were queued since it went to sleep, or by a waker that
+ * passes no key (an ADD or MOD that made an item ready, the end of another
+ * scan).  An item that was already queued wakes it not at all
+ * (XPOLL_WAKE_AGAIN): that includes the level-triggered items this call
+ * holds.  The first item queued starts the batch's timer, min_wait_ns,
+ * without waking the sleeper; the timer wakes it.  So a batch costs the
+ * sleeper one wakeup, at its end.  The entry's fields are written under
+ * ep->lock (every wakeup of ep->wq holds it) or while it is on no queue;
+ * a wakeup it declines goes on to the next exclusive waiter.
  */
 struct xpoll_min_waiter {
 	wait_queue_entry_t wait;
 	u32 need;
 	u32 seen;
+	bool armed;			/* the timer was started */
+	bool expired;			/* and has fired */
+	s64 min_wait_ns;
+	u64 slack;
+	struct hrtimer timer;
+	struct task_struct *task;
 };
+
+static enum hrtimer_restart xpoll_min_timer_fn(struct hrtimer *timer)
+{
+	struct xpoll_min_waiter *mw = container_of(timer,
+						   struct xpoll_min_waiter,
+						   timer);
+
+	WRITE_ONCE(mw->expired, true);
+	wake_up_process(mw->task);
+	return HRTIMER_NORESTART;
+}
+
+/* Starts the batch's timer at its first event; once per call. */
+static void xpoll_min_arm(struct xpoll_min_waiter *mw)
+{
+	if (mw->armed || !mw->min_wait_ns)
+		return;
+	mw->armed = true;
+	hrtimer_start_range_ns(&mw->timer, ns_to_ktime(mw->min_wait_ns),
+			       mw->slack, HRTIMER_MODE_REL);
+}
 
 static int xpoll_min_wake(struct wait_queue_entry *wq_entry,
 			  unsigned int mode, int sync, void *key)
@@ -343,8 +373,11 @@ static int xpoll_min_wake(struct wait_queue_entry *wq_entry,
 
 	if (key == XPOLL_WAKE_AGAIN)
 		return 0;
-	if (key == XPOLL_WAKE_QUEUED && ++mw->seen < mw->need)
-		return 0;
+	if (key == XPOLL_WAKE_QUEUED) {
+		xpoll_min_arm(mw);
+		if (++mw->seen < mw->need)
+			return 0;
+	}
 	return xpoll_autoremove_wake(wq_entry, mode, sync, key);
 }
 
@@ -354,15 +387,20 @@ static int xpoll_min_wake(struct wait_queue_entry *wq_entry,
  * the call's own (so each is reported once per call) and go back on the
  * ready list at the end.  The sleeper is woken once per batch, not once
  * per event: when @min_events - stored items were queued, at
- * @min_wait_ns after the first event, or at the timeout.
+ * @min_wait_ns after the first event was queued (or found, if it was
+ * ready at the call), or at the timeout.
  */
 int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		   int maxevents, s64 timeout_ns, u32 min_events,
 		   s64 min_wait_ns)
 {
-	struct xpoll_min_waiter mw;
+	struct xpoll_min_waiter mw = {
+		.min_wait_ns = min_wait_ns,
+		.slack = xpoll_timer_slack(min_wait_ns),
+		.task = current,
+	};
 	ktime_t expires, *to = NULL;
-	bool timed_out = false, started = false, eavail, pwake = false;
+	bool timed_out = false, eavail, pwake = false;
 	LIST_HEAD(held);
 	u64 slack = 0;
 	int res, total = 0;
@@ -376,6 +414,8 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	} else if (timeout_ns == 0) {
 		timed_out = true;
 	}
+	hrtimer_init_on_stack(&mw.timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	mw.timer.function = xpoll_min_timer_fn;
 
 	eavail = xpoll_events_available(ep);
 	for (;;) {
@@ -390,20 +430,22 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			}
 			total += res;
 		}
-		if (total >= min_events || total == maxevents || timed_out)
+		if (total >= min_events || total == maxevents || timed_out ||
+		    (total && READ_ONCE(mw.expired)))
 			break;
-		if (total && !started) {
-			/* The first event: the batch's own deadline starts. */
-			ktime_t end = ktime_add_safe(ktime_get(),
-						     ns_to_ktime(min_wait_ns));
-
-			started = true;
-			if (min_wait_ns && (!to || ktime_before(end, *to))) {
-				expires = end;
-				to = &expires;
-				slack = xpoll_timer_slack(min_wait_ns);
-			}
+		spin_lock_irq(&ep->lock);
+		if (!total && mw.expired) {
+			/*
+			 * The item that started the timer had nothing to
+			 * report when it was re-polled: no batch has begun.
+			 */
+			mw.armed = false;
+			WRITE_ONCE(mw.expired, false);
+		} else if (total) {
+			/* The first event, found here: the timer starts. */
+			xpoll_min_arm(&mw);
 		}
+		spin_unlock_irq(&ep->lock);
 		if (!total && xpoll_busy_loop(ep, to)) {
 			eavail = true;
 			continue;
@@ -418,17 +460,21 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		/* Not added when events turn up: the test below must see that. */
 		INIT_LIST_HEAD(&mw.wait.entry);
 		mw.wait.private = current;
-		mw.need = total ? min_events - total : 1;
+		mw.need = min_events - total;
 		mw.seen = 0;
 
 		spin_lock_irq(&ep->lock);
 		__set_current_state(TASK_INTERRUPTIBLE);
 		eavail = xpoll_events_available(ep);
-		if (!eavail)
+		if (!eavail && !READ_ONCE(mw.expired))
 			__add_wait_queue_exclusive(&ep->wq, &mw.wait);
+		else
+			eavail = true;
 		spin_unlock_irq(&ep->lock);
 
-		if (!eavail)
+		if (list_empty(&mw.wait.entry))
+			__set_current_state(TASK_RUNNING);
+		else
 			timed_out = !schedule_hrtimeout_range(to, slack,
 							      HRTIMER_MODE_ABS);
 		__set_current_state(TASK_RUNNING);
@@ -440,6 +486,9 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			spin_unlock_irq(&ep->lock);
 		}
 	}
+	/* No wakeup can start it any more: the entry is on no queue. */
+	hrtimer_cancel(&mw.timer);
+	destroy_hrtimer_on_stack(&mw.timer);
 
 	/*
 	 * The held items are ready still: back where every waiter sees them.

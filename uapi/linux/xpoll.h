@@ -136,12 +136,15 @@ struct xpoll_ctl {
 /*
  * Minimum-wait batching (XPOLL_FEAT_MIN_WAIT), the tty's VMIN and VTIME
  * for events: with min_events > 0 a wait that would sleep returns once
- * min_events events are stored, or min_wait_ns after it found its first
- * event (0: no such limit), or at timeout_ns, whichever comes first.
- * Events are stored as they come and the call returns all it stored
- * (between 1 and maxevents, or 0 at the timeout).  A level-triggered item
- * is reported at most once per call: it is back on the ready list when the
- * call returns.  An edge-triggered item that fires again after it was
+ * min_events events are stored, or min_wait_ns after its first event
+ * arrived (or was found ready at the call; 0: no such limit), or at
+ * timeout_ns, whichever comes first.  The caller sleeps through the batch
+ * and is woken once, at its end.  Events are stored as they come and the
+ * call returns all it stored (between 1 and maxevents, or 0 at the
+ * timeout).  A level-triggered item is reported at most once per call:
+ * while the call lasts it is the call's, unseen by other waiters, poll()
+ * and parent instances, and it is back on the ready list (and they are
+ * woken) when the call returns.  An edge-triggered item that fires again after it was
  * stored is stored again (a new edge), as two waits would report it.  A signal ends the wait as it ends a plain one: the events
  * stored are returned, or EINTR if there are none.  timeout_ns 0 returns
  * at once, as without it.  EINVAL: min_events above maxevents,

@@ -142,7 +142,7 @@ int xpoll_user_clear(int xpfd, uint64_t key, uint32_t events);
  * As xpoll_pwait2() with timeout_ns (< 0 forever, 0 no wait, > 0
  * relative), but once there is an event it keeps waiting, storing events
  * as they come, until min_events (1 .. maxevents) are stored, or
- * min_wait_ns (0: no limit) have passed since it found the first one, or
+ * min_wait_ns (0: no limit) have passed since the first one arrived, or
  * the timeout, whichever comes first.  A level-triggered item is reported
  * at most once per call.  A signal returns the events stored, or EINTR
  * if there are none.  min_events 1 is an ordinary wait.
