@@ -43,7 +43,9 @@
  * held by a full ADD for O(instances and edges below the child and above
  * the parent) for the loop check, and for O(items of the instances below
  * the child + watchers of their files) for the path check, as epoll holds
- * epmutex for the same walks; by nothing else.
+ * epmutex for the same walks; and by the first user event ADDed to a
+ * watched instance, for the paths above it (xpoll_uevent_path_check(),
+ * about 660 parents at most); by nothing else.
 
  * EPOLLWAKEUP is dropped without CAP_BLOCK_SUSPEND (and always on kernels
  * without CONFIG_PM_SLEEP), exactly as epoll does, so fdinfo and the
@@ -358,10 +360,11 @@ static bool xpoll_path_check_file(struct file *file)
 }
 
 /*
- * True if no file watched by @c or an instance below it (and no user event
- * of theirs) has more wakeup paths than epoll allows.  Visits each instance once, locking it alone
- * (under the mutex of the instance the new edge leaves from, see the top
- * comment), and keeps each one it is yet to visit referenced.
+ * True if no file watched by @c or an instance below it (and no user
+ * event of theirs) has more wakeup paths than epoll allows.  Visits each
+ * instance once, locking it alone (under the mutex of the instance the new
+ * edge leaves from, see the top comment), and keeps each one it is yet to
+ * visit referenced.
  */
 static int xpoll_path_check_below(struct xpoll_instance *c,
 				  struct xpoll_instance **busy)

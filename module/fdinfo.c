@@ -2,7 +2,7 @@
 /*
  * /proc/<pid>/fdinfo/<xpoll fd>: one line per item, in interest-tree
  * order, in epoll's format, so tools that parse epoll's fdinfo read ours;
- * then one "uev:" line per user event, in key order (uevent.c).  No kernel
+ * then one "uev:" line per user event, in the order added (uevent.c).  No kernel
  * pointer is printed.
  */
 #include <linux/file.h>

@@ -90,7 +90,9 @@
  *   check, O(instances and edges below the new child and above the
  *   parent), and the wakeup-path check, O(items of the instances below the
  *   child + watchers of their files, or watchers of the target file).
- *   epoll holds its global epmutex for the same two walks.  Grows with the
+ *   epoll holds its global epmutex for the same two walks.  Also by the
+ *   first user event ADDed to a watched instance: the paths above it,
+ *   O(about 660 parents) at most (uevent.c).  Grows with the
  *   watches of the graph being changed, never with a wait: it is not held
  *   while sleeping on an instance's mutex.  Unlinking an edge does not
  *   take it.  A ctl reaps its instance's closed items before it takes it;
