@@ -251,6 +251,21 @@ u64 xpoll_timer_slack(s64 timeout_ns)
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_timer_slack);
 
 /*
+ * The end of a wait of @timeout_ns > 0, in *@expires with its *@slack;
+ * NULL (no end) for the others.
+ */
+static ktime_t *xpoll_wait_deadline(s64 timeout_ns, ktime_t *expires,
+				    u64 *slack)
+{
+	*slack = 0;
+	if (timeout_ns <= 0)
+		return NULL;
+	*expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
+	*slack = xpoll_timer_slack(timeout_ns);
+	return expires;
+}
+
+/*
  * The wait proper: @timeout_ns < 0 blocks until an event or a signal, 0
  * does not block, > 0 is a relative timeout.
  */
@@ -258,20 +273,13 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns)
 {
 	wait_queue_entry_t wait;
-	ktime_t expires, *to = NULL;
-	bool timed_out = false;
-	u64 slack = 0;
+	bool timed_out = timeout_ns == 0;
+	ktime_t expires, *to;
+	u64 slack;
 	int res, eavail;
 
 	lockdep_assert_irqs_enabled();
-
-	if (timeout_ns > 0) {
-		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
-		to = &expires;
-		slack = xpoll_timer_slack(timeout_ns);
-	} else if (timeout_ns == 0) {
-		timed_out = true;
-	}
+	to = xpoll_wait_deadline(timeout_ns, &expires, &slack);
 
 	eavail = xpoll_events_available(ep);
 	for (;;) {
@@ -399,21 +407,14 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		.slack = xpoll_timer_slack(min_wait_ns),
 		.task = current,
 	};
-	ktime_t expires, *to = NULL;
-	bool timed_out = false, eavail, pwake = false;
+	bool timed_out = timeout_ns == 0, eavail, pwake = false;
+	ktime_t expires, *to;
 	LIST_HEAD(held);
-	u64 slack = 0;
+	u64 slack;
 	int res, total = 0;
 
 	lockdep_assert_irqs_enabled();
-
-	if (timeout_ns > 0) {
-		expires = ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
-		to = &expires;
-		slack = xpoll_timer_slack(timeout_ns);
-	} else if (timeout_ns == 0) {
-		timed_out = true;
-	}
+	to = xpoll_wait_deadline(timeout_ns, &expires, &slack);
 	hrtimer_init_on_stack(&mw.timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	mw.timer.function = xpoll_min_timer_fn;
 

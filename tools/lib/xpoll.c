@@ -128,20 +128,21 @@ int64_t xpoll__ts_to_ns(const struct timespec *ts)
 	return sec * 1000000000LL + ts->tv_nsec;
 }
 
-int xpoll__wait_ns(int xpfd, struct epoll_event *events, int maxevents,
-		   int64_t timeout_ns, const sigset_t *sigmask)
+/* XPOLL_IOC_WAIT, with a minimum count when min_events > 0. */
+static int xpoll__wait_min_ns(int xpfd, struct epoll_event *events,
+			      int maxevents, unsigned int min_events,
+			      int64_t min_wait_ns, int64_t timeout_ns,
+			      const sigset_t *sigmask)
 {
 	struct xpoll_wait w;
 	int ret, saved, oldtype;
 
-	if (maxevents <= 0 || maxevents > XPOLL_MAX_EVENTS) {
-		errno = EINVAL;
-		return -1;
-	}
 	memset(&w, 0, sizeof(w));
 	w.events = (uint64_t)(uintptr_t)events;
 	w.maxevents = maxevents;
 	w.timeout_ns = timeout_ns;
+	w.min_events = min_events;
+	w.min_wait_ns = min_wait_ns;
 	if (sigmask) {
 		w.sigmask = (uint64_t)(uintptr_t)sigmask;
 		w.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
@@ -158,6 +159,17 @@ int xpoll__wait_ns(int xpfd, struct epoll_event *events, int maxevents,
 	pthread_setcanceltype(oldtype, NULL);
 	errno = saved;
 	return ret;
+}
+
+int xpoll__wait_ns(int xpfd, struct epoll_event *events, int maxevents,
+		   int64_t timeout_ns, const sigset_t *sigmask)
+{
+	if (maxevents <= 0 || maxevents > XPOLL_MAX_EVENTS) {
+		errno = EINVAL;
+		return -1;
+	}
+	return xpoll__wait_min_ns(xpfd, events, maxevents, 0, 0, timeout_ns,
+				  sigmask);
 }
 
 static int xpoll_wait_common(int xpfd, struct epoll_event *events,
@@ -302,30 +314,12 @@ XPOLL_API int xpoll_wait_min(int xpfd, struct epoll_event *events,
 			     int64_t min_wait_ns, int64_t timeout_ns,
 			     const sigset_t *sigmask)
 {
-	struct xpoll_wait w;
-	int ret, saved, oldtype;
-
 	if (!min_events) {
 		errno = EINVAL;
 		return -1;
 	}
-	memset(&w, 0, sizeof(w));
-	w.events = (uint64_t)(uintptr_t)events;
-	w.maxevents = maxevents;
-	w.timeout_ns = timeout_ns;
-	w.min_events = min_events;
-	w.min_wait_ns = min_wait_ns;
-	if (sigmask) {
-		w.sigmask = (uint64_t)(uintptr_t)sigmask;
-		w.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
-	}
-	/* A cancellation point, as xpoll__wait_ns() makes the wait one. */
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	ret = ioctl(xpfd, XPOLL_IOC_WAIT, &w);
-	saved = errno;
-	pthread_setcanceltype(oldtype, NULL);
-	errno = saved;
-	return ret;
+	return xpoll__wait_min_ns(xpfd, events, maxevents, min_events,
+				  min_wait_ns, timeout_ns, sigmask);
 }
 
 XPOLL_API int xpoll_is_instance(int fd)
