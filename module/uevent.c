@@ -211,6 +211,8 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 	}
 
 	mutex_lock(&ep->mtx);
+	/* Closed items stay charged until reaped: reap before charging. */
+	xpoll_reap_closed(ep);
 	uev = xpoll_uevent_find(ep, c->key);
 	switch (c->op) {
 	case XPOLL_CTL_ADD:
