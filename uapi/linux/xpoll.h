@@ -144,8 +144,9 @@ struct xpoll_ctl {
  * timeout).  A level-triggered item is reported at most once per call:
  * while the call lasts it is the call's, unseen by other waiters, poll()
  * and parent instances, and it is back on the ready list (and they are
- * woken) when the call returns.  An edge-triggered item that fires again after it was
- * stored is stored again (a new edge), as two waits would report it.  A signal ends the wait as it ends a plain one: the events
+ * woken) when the call returns.  An edge-triggered item that fires again
+ * after it was stored is stored again (a new edge), as two waits would
+ * report it.  A signal ends the wait as it ends a plain one: the events
  * stored are returned, or EINTR if there are none.  timeout_ns 0 returns
  * at once, as without it.  EINVAL: min_events above maxevents,
  * min_wait_ns negative, or min_wait_ns set with min_events 0.
