@@ -2,8 +2,8 @@
 /*
  * /proc/<pid>/fdinfo/<xpoll fd>: one line per item, in interest-tree
  * order, in epoll's format, so tools that parse epoll's fdinfo read ours;
- * then one "uev:" line per user event, in the order added (uevent.c).  No kernel
- * pointer is printed.
+ * then one "uev:" line per user event, in the order added (uevent.c).  No
+ * kernel pointer is printed.
  */
 #include <linux/file.h>
 #include <linux/seq_file.h>

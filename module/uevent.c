@@ -175,7 +175,7 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 	return 0;
 }
 
-/* ADD, MOD and DEL of a user event, in the order and with the errno of a file's. */
+/* ADD, MOD and DEL of a user event: a file's checks, order and errno. */
 static int xpoll_uevent_change(struct xpoll_instance *ep,
 			       const struct xpoll_ctl *c)
 {
