@@ -46,7 +46,6 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 					      bool *pwake)
 {
 	bool queued = false;
-	void *key;
 	int ewake = 0;
 
 	/* Disarmed by EPOLLONESHOT until the next MOD. */
@@ -72,8 +71,13 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 	/*
 	 * waitqueue_active() without a barrier: ep->wq only changes under
 	 * ep->lock, which we hold; a poller of ep->poll_wait that races
-	 * with us re-polls the instance after queueing itself.  The key
-	 * tells a minimum-count waiter (wait.c) whether this queued an item.
+	 * with us re-polls the instance after queueing itself.  A blocked
+	 * waiter is woken only when the item was queued now: one already
+	 * queued woke one when it was, and a waiter only sleeps while
+	 * nothing is queued (a woken waiter that leaves without taking the
+	 * events passes the wakeup on, wait.c).  So a wakeup never walks the
+	 * waiters that decline it (minimum-count waiters, wait.c), which any
+	 * user could make many of.
 	 */
 	if (waitqueue_active(&ep->wq)) {
 		if ((it->events & EPOLLEXCLUSIVE) && !(pollflags & POLLFREE)) {
@@ -91,11 +95,11 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 				break;
 			}
 		}
-		key = queued ? XPOLL_WAKE_QUEUED : XPOLL_WAKE_AGAIN;
-		if (sync)
-			__wake_up_sync_key(&ep->wq, TASK_NORMAL, key);
-		else
-			__wake_up(&ep->wq, TASK_NORMAL, 1, key);
+		if (queued && sync)
+			__wake_up_sync_key(&ep->wq, TASK_NORMAL,
+					   XPOLL_WAKE_QUEUED);
+		else if (queued)
+			__wake_up(&ep->wq, TASK_NORMAL, 1, XPOLL_WAKE_QUEUED);
 	}
 	/* Racy by design, as epoll: see the comment above. */
 	if (waitqueue_active(&ep->poll_wait))

@@ -175,9 +175,19 @@ static int xpoll_send_from(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	poll_table pt;
 	int res = start;
 
-	/* Let a killed task exit instead of fetching events for ever. */
-	if (fatal_signal_pending(current))
+	/*
+	 * Let a killed task exit instead of fetching events for ever, and
+	 * pass on the wakeup it may have had: no other wakes a waiter for
+	 * the items already queued (callback.c).
+	 */
+	if (fatal_signal_pending(current)) {
+		spin_lock_irq(&ep->lock);
+		/* ep->wq only changes under ep->lock, held here. */
+		if (!list_empty(&ep->rdllist) && waitqueue_active(&ep->wq))
+			wake_up(&ep->wq);
+		spin_unlock_irq(&ep->lock);
 		return -EINTR;
+	}
 
 	init_poll_funcptr(&pt, NULL);
 	chunk.n = 0;
@@ -328,16 +338,19 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_wait_sink);
 
 /*
- * The sleeper of a minimum-count wait.  Its wait entry is woken only when
- * @need items were queued since it went to sleep, or by a waker that
+ * The sleeper of a minimum-count wait.  Its wait entry wakes it only when
+ * @need items were queued since it went to sleep, or for a waker that
  * passes no key (an ADD or MOD that made an item ready, the end of another
- * scan).  An item that was already queued wakes it not at all
- * (XPOLL_WAKE_AGAIN): that includes the level-triggered items this call
- * holds.  The first item queued starts the batch's timer, min_wait_ns,
- * without waking the sleeper; the timer wakes it.  So a batch costs the
- * sleeper one wakeup, at its end.  The entry's fields are written under
- * ep->lock (every wakeup of ep->wq holds it) or while it is on no queue;
- * a wakeup it declines goes on to the next exclusive waiter.
+ * scan).  Each item queued before that is counted and taken as the
+ * wakeup's one exclusive waiter, without waking the sleeper: the wakeup
+ * stops there, so its cost does not grow with the number of sleepers, and
+ * each item is counted by one of them.  (A waiter already asleep behind it
+ * is not woken for those items: this one takes them when its batch ends,
+ * or passes the wakeup on if it is killed first.)  The first item starts
+ * the batch's timer, without waking the sleeper; the timer wakes it.  So
+ * a batch costs the sleeper one wakeup, at its end.  The entry's fields
+ * are written under ep->lock (every wakeup of ep->wq holds it) or while
+ * it is on no queue.
  */
 struct xpoll_min_waiter {
 	wait_queue_entry_t wait;
@@ -379,12 +392,11 @@ static int xpoll_min_wake(struct wait_queue_entry *wq_entry,
 						   struct xpoll_min_waiter,
 						   wait);
 
-	if (key == XPOLL_WAKE_AGAIN)
-		return 0;
 	if (key == XPOLL_WAKE_QUEUED) {
 		xpoll_min_arm(mw);
+		/* Taken, as an exclusive waiter's, without a wakeup. */
 		if (++mw->seen < mw->need)
-			return 0;
+			return 1;
 	}
 	return xpoll_autoremove_wake(wq_entry, mode, sync, key);
 }

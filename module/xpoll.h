@@ -258,12 +258,11 @@
 #define XPOLL_MAX_EVENTS	(INT_MAX / sizeof(struct epoll_event))
 #define XPOLL_UNACTIVE		((void *)-1L)
 /*
- * Keys of the wakeups of ep->wq by an item (callback.c): it was queued
- * now, or was queued already.  A minimum-count waiter (wait.c) counts the
- * first and ignores the second; every other waker passes NULL.
+ * The key of a wakeup of ep->wq by an item that was queued now
+ * (callback.c): a minimum-count waiter (wait.c) counts it.  Every other
+ * waker passes NULL.
  */
 #define XPOLL_WAKE_QUEUED	((void *)1L)
-#define XPOLL_WAKE_AGAIN	((void *)2L)
 
 enum xpoll_kind {
 	XPOLL_KIND_FILE,	/* any pollable file */

@@ -139,7 +139,9 @@ struct xpoll_ctl {
  * min_events events are stored, or min_wait_ns after its first event
  * arrived (or was found ready at the call; 0: no such limit), or at
  * timeout_ns, whichever comes first.  The caller sleeps through the batch
- * and is woken once, at its end.  Events are stored as they come and the
+ * and is woken once, at its end; the events it counts are its own, as an
+ * exclusive waiter's (another thread asleep on the instance is not woken
+ * for them).  Events are stored as they come and the
  * call returns all it stored (between 1 and maxevents, or 0 at the
  * timeout).  A level-triggered item is reported at most once per call:
  * while the call lasts it is the call's, unseen by other waiters, poll()
