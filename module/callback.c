@@ -6,7 +6,9 @@
  * (hard irq included), so it only takes ep->lock (irqsave) and never
  * sleeps.  It filters by the item's interest mask, queues the item once
  * (ready list, or ovflist while a transfer runs), wakes one blocked waiter
- * and queues the wakeup of the instance's pollers (ep->pw_work).  With
+ * if it queued the item now (see Wakeups in xpoll.h), and queues the
+ * wakeup of the instance's pollers (ep->pw_work).  A user event's trigger
+ * (uevent.c) queues its item through the same code.  With
  * EPOLLEXCLUSIVE its return value tells the waker whether this entry
  * counts as the one exclusive wakeup, exactly as epoll's.  Locking,
  * POLLFREE, nesting and wakeups are described at the top of xpoll.h.

@@ -177,6 +177,20 @@ long xpoll_user_watches(kuid_t uid)
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_user_watches);
 
+/*
+ * Charges one watch (an item or a user event) to @ep's user: false, with
+ * nothing charged, at max_user_watches.  Given back by the removal.
+ */
+bool xpoll_watch_charge(struct xpoll_instance *ep)
+{
+	if (atomic_long_inc_return(&ep->user->watches) >
+	    READ_ONCE(xpoll_max_user_watches)) {
+		atomic_long_dec(&ep->user->watches);
+		return false;
+	}
+	return true;
+}
+
 /* Where a new (file, fd) goes in the interest tree (xpoll_seek()). */
 struct xpoll_slot {
 	struct rb_node *parent, **link;
@@ -648,11 +662,8 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	bool ok;
 	int err;
 
-	if (atomic_long_inc_return(&ep->user->watches) >
-	    READ_ONCE(xpoll_max_user_watches)) {
-		atomic_long_dec(&ep->user->watches);
+	if (!xpoll_watch_charge(ep))
 		return -ENOSPC;
-	}
 	if (kind == XPOLL_KIND_XPOLL) {
 		nest = kzalloc(sizeof(*nest), GFP_KERNEL_ACCOUNT);
 		it = nest ? &nest->item : NULL;

@@ -136,11 +136,8 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 		/* Pairs with smp_load_acquire() in xpoll_uevent_find(). */
 		smp_store_release(&ep->uevents, ht);
 	}
-	if (atomic_long_inc_return(&ep->user->watches) >
-	    READ_ONCE(xpoll_max_user_watches)) {
-		atomic_long_dec(&ep->user->watches);
+	if (!xpoll_watch_charge(ep))
 		return -ENOSPC;
-	}
 	uev = kzalloc(sizeof(*uev), GFP_KERNEL_ACCOUNT);
 	if (!uev) {
 		atomic_long_dec(&ep->user->watches);

@@ -3,7 +3,9 @@
  * XPOLL_IOC_WAIT, as epoll_pwait2(2), and XPOLL_IOC_CTL_WAIT, changes
  * (batch.c) then that wait in one call: the ready list -> txlist transfer,
  * the re-poll of every ready item, LT / ET / ONESHOT, the copy-out, the
- * timeout (hrtimer, ns), the temporary signal mask and EINTR.
+ * timeout (hrtimer, ns), the temporary signal mask and EINTR; and the
+ * minimum-count wait (min_events), whose wait entry, on-stack timer and
+ * list of held level-triggered items are described at xpoll_wait_min().
  *
  * Order of checks, as epoll_pwait2: the signal mask (size -> EINVAL, copy
  * -> EFAULT), then maxevents (EINVAL), then the buffer (access_ok ->

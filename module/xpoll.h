@@ -198,6 +198,14 @@
  *
  * Wakeups
  * -------
+ * Blocked waiters (ep->wq, exclusive entries) are woken once per item
+ * queued, not once per event: a waiter sleeps only while nothing is
+ * queued (checked under ep->lock), an item already queued woke one when
+ * it was, and a waiter that leaves without taking the events after its
+ * wakeup (a fatal signal; a fault puts them back at the end of its scan)
+ * wakes the next.  So a wakeup stops at the first waiter that takes it,
+ * and a minimum-count waiter takes the ones it counts without waking
+ * (wait.c): no wakeup walks the sleepers, however many a user makes.
  * A callback queues its item and wakes the instance's blocked waiters at
  * once, but never wakes the instance's pollers (the items of the instances
  * that watch it) itself: it queues ep->pw_work, an irq_work, which does.
@@ -443,6 +451,7 @@ int xpoll_uevent_path_check(struct xpoll_instance *ep);
 struct xpoll_user *xpoll_user_get(kuid_t uid);
 void xpoll_user_put(struct xpoll_user *u);
 long xpoll_user_watches(kuid_t uid);
+bool xpoll_watch_charge(struct xpoll_instance *ep);
 int xpoll_ctl_init(void);
 void xpoll_ctl_exit(void);
 
