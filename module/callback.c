@@ -57,7 +57,9 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 	if (pollflags && !(pollflags & it->events))
 		return 0;
 
-	if (READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE) {
+	if (ep->ring) {
+		queued = xpoll_ring_post(ep, it, pollflags);
+	} else if (READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE) {
 		if (it->next == XPOLL_UNACTIVE) {
 			it->next = READ_ONCE(ep->ovflist);
 			WRITE_ONCE(ep->ovflist, it);

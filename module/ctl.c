@@ -528,6 +528,8 @@ void xpoll_item_orphan(struct xpoll_item *it, bool nested)
 		xpoll_wakeup_relax(it);
 	kref_get(&ep->ref);
 	spin_lock_irqsave(&ep->lock, flags);
+	if (ep->ring)
+		xpoll_ring_withdraw(ep, it);
 	list_add_tail(&it->pwq.wait.entry,
 		      nested ? &ep->closed_nests : &ep->closed);
 	spin_unlock_irqrestore(&ep->lock, flags);
@@ -545,6 +547,8 @@ static void xpoll_item_unlink(struct xpoll_instance *ep,
 {
 	atomic_long_dec(&ep->user->watches);
 	rb_erase_cached(&it->rbn, &ep->rbr);
+	if (ep->ring)
+		xpoll_ring_slot_put(ep, it);
 	spin_lock_irq(&ep->lock);
 	if (!list_empty(&it->rdllink))
 		list_del_init(&it->rdllink);
@@ -625,15 +629,24 @@ bool xpoll_item_remove(struct xpoll_instance *ep, struct xpoll_item *it)
 }
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_item_remove);
 
-static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it)
+/* An ADD or a MOD found @it ready for @revents: queue it, or post it. */
+static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it,
+			     __poll_t revents)
 {
-	bool pwake = false;
+	bool pwake = false, queued;
 
 	spin_lock_irq(&ep->lock);
-	if (list_empty(&it->rdllink)) {
-		list_add_tail(&it->rdllink, &ep->rdllist);
-		if (xpoll_item_wakeup(it))
-			xpoll_wakeup_stay_awake(it);
+	if (ep->ring) {
+		queued = xpoll_ring_post(ep, it, revents);
+	} else {
+		queued = list_empty(&it->rdllink);
+		if (queued) {
+			list_add_tail(&it->rdllink, &ep->rdllist);
+			if (xpoll_item_wakeup(it))
+				xpoll_wakeup_stay_awake(it);
+		}
+	}
+	if (queued) {
 		/* ep->wq only changes under ep->lock, held here. */
 		if (waitqueue_active(&ep->wq))
 			wake_up(&ep->wq);
@@ -681,12 +694,17 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	it->fd = fd;
 	it->events = events;
 	it->data = data;
+	if (ep->ring) {
+		err = xpoll_ring_slot_get(ep, it);
+		if (err)
+			goto out_free;
+	}
 
 	err = xpoll_target_attach(it);
 	if (err) {
-		xpoll_item_free(it, kind == XPOLL_KIND_XPOLL);
-		atomic_long_dec(&ep->user->watches);
-		return err;
+		if (ep->ring)
+			xpoll_ring_slot_put(ep, it);
+		goto out_free;
 	}
 	rb_link_node(&it->rbn, slot->parent, slot->link);
 	rb_insert_color_cached(&it->rbn, &ep->rbr, slot->leftmost);
@@ -727,8 +745,13 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	}
 	xpoll_busy_add(ep, tfile);
 	if (revents)
-		xpoll_make_ready(ep, it);
+		xpoll_make_ready(ep, it, revents);
 	return 0;
+
+out_free:
+	xpoll_item_free(it, kind == XPOLL_KIND_XPOLL);
+	atomic_long_dec(&ep->user->watches);
+	return err;
 }
 
 /*
@@ -738,6 +761,7 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 		       struct file *tfile, __poll_t events, u64 data)
 {
+	__poll_t revents;
 	poll_table pt;
 
 	/* As epoll: a source that cannot be had is done without. */
@@ -747,7 +771,10 @@ void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 	} else if (!(events & EPOLLWAKEUP) && xpoll_item_wakeup(it)) {
 		xpoll_wakeup_detach(it);
 	}
-	WRITE_ONCE(it->events, events);
+	if (ep->ring)
+		xpoll_ring_modify(ep, it, events, data);
+	else
+		WRITE_ONCE(it->events, events);
 	it->data = data;
 	/*
 	 * Publish the new mask before polling: either the callback sees it
@@ -755,8 +782,9 @@ void xpoll_item_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 	 */
 	smp_mb();
 	init_poll_funcptr(&pt, NULL);
-	if (xpoll_item_poll(it, &pt, 1, true))
-		xpoll_make_ready(ep, it);
+	revents = xpoll_item_poll(it, &pt, 1, true);
+	if (revents)
+		xpoll_make_ready(ep, it, revents);
 }
 
 int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
@@ -771,8 +799,11 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 
 	if (!file_can_poll(tfile))
 		return -EPERM;
-	if (op != XPOLL_CTL_DEL)
+	if (op != XPOLL_CTL_DEL) {
+		if (xpoll_ring_check_events(ep, events))
+			return -EINVAL;
 		ep_take_care_of_epollwakeup(&ev);
+	}
 	if (tfile == ep->file)
 		return -EINVAL;
 

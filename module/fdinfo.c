@@ -2,7 +2,8 @@
 /*
  * /proc/<pid>/fdinfo/<xpoll fd>: one line per item, in interest-tree
  * order, in epoll's format, so tools that parse epoll's fdinfo read ours;
- * then one "uev:" line per user event, in the order added (uevent.c).  No
+ * then one "uev:" line per user event, in the order added (uevent.c), and
+ * for a ring instance a "ring:" line (ring.c).  No
  * kernel pointer is printed.
  */
 #include <linux/file.h>
@@ -36,5 +37,6 @@ void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
 			break;
 	}
 	xpoll_uevent_show(m, ep);
+	xpoll_ring_show(m, ep);
 	mutex_unlock(&ep->mtx);
 }

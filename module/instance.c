@@ -55,6 +55,7 @@ static void xpoll_instance_free(struct kref *ref)
 		     !list_empty(&ep->uevent_list) || ep->uevents);
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
+	xpoll_ring_free(ep);
 	mutex_destroy(&ep->mtx);
 	xpoll_user_put(ep->user);
 	/* Walks of the nesting edges may still see it (ctl.c). */
@@ -142,9 +143,10 @@ int xpoll_release(struct inode *inode, struct file *file)
 
 /*
  * The poll of an instance: EPOLLIN | EPOLLRDNORM when at least one ready
- * item is really ready.  @depth counts the instances above us in this poll
- * chain; @repoll_epoll is true when the chain began in one of our own ioctls
- * (so an epoll child may be re-polled, see Nesting in xpoll.h).  Never
+ * item is really ready (in a ring instance: when its ring is not empty).
+ * @depth counts the instances above us in this poll chain; @repoll_epoll
+ * is true when the chain began in one of our own ioctls (so an epoll
+ * child may be re-polled, see Nesting in xpoll.h).  Never
  * blocks on ep->mtx: when it cannot be had (contention, or re-entry through
  * a foreign file) or the chain is too deep, the ready list answers alone.
  */
@@ -158,6 +160,8 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 
 	poll_wait(ep->file, &ep->poll_wait, pt);
 
+	if (READ_ONCE(ep->ring))
+		return xpoll_ring_count(ep) ? EPOLLIN | EPOLLRDNORM : 0;
 	if (depth > XPOLL_MAX_NESTS || !mutex_trylock(&ep->mtx))
 		return xpoll_events_available(ep) ? EPOLLIN | EPOLLRDNORM : 0;
 

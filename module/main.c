@@ -104,7 +104,7 @@ static long xpoll_ioc_version(void __user *uarg)
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
 		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS |
 		XPOLL_FEAT_CTL_WAIT | XPOLL_FEAT_USER_EVENTS |
-		XPOLL_FEAT_MIN_WAIT;
+		XPOLL_FEAT_MIN_WAIT | XPOLL_FEAT_RING;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
@@ -135,6 +135,8 @@ static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xpoll_ioc_ctl_batch(ep, uarg);
 	case XPOLL_IOC_CTL_WAIT:
 		return xpoll_ioc_ctl_wait(ep, uarg);
+	case XPOLL_IOC_RING_SETUP:
+		return xpoll_ioc_ring_setup(ep, uarg);
 	case XPOLL_IOC_SET_PARAMS:
 		return xpoll_ioc_set_params(ep, uarg);
 	case XPOLL_IOC_GET_PARAMS:
@@ -157,6 +159,7 @@ const struct file_operations xpoll_fops = {
 	.open		= xpoll_open,
 	.release	= xpoll_release,
 	.poll		= xpoll_poll,
+	.mmap		= xpoll_mmap,
 	.unlocked_ioctl	= xpoll_ioctl,
 #ifdef CONFIG_COMPAT
 	.compat_ioctl	= xpoll_compat_ioctl,

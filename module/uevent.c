@@ -91,11 +91,16 @@ __poll_t xpoll_uevent_poll(const struct xpoll_item *it)
 	return READ_ONCE(xpoll_uevent_of(it)->pending);
 }
 
-/* Gives the watch back and frees @uev once no trigger can see it. */
+/*
+ * Gives the watch (and a ring instance's slot) back and frees @uev once
+ * no trigger can see it.
+ */
 static void xpoll_uevent_free(struct xpoll_instance *ep,
 			      struct xpoll_uevent *uev)
 {
 	atomic_long_dec(&ep->user->watches);
+	if (ep->ring)
+		xpoll_ring_slot_put(ep, &uev->item);
 	if (xpoll_item_wakeup(&uev->item))
 		xpoll_wakeup_detach(&uev->item);
 	kfree_rcu(uev, rcu);
@@ -151,6 +156,14 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 	it->fd = -1;
 	it->events = events;
 	it->data = data;
+	if (ep->ring) {
+		err = xpoll_ring_slot_get(ep, it);
+		if (err) {
+			atomic_long_dec(&ep->user->watches);
+			kfree(uev);
+			return err;
+		}
+	}
 	if (events & EPOLLWAKEUP) {
 		err = xpoll_wakeup_attach(ep, it, NULL);
 		if (err) {
@@ -183,8 +196,11 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 
 	if (c->fd != -1)
 		return -EINVAL;
-	if (c->op != XPOLL_CTL_DEL)
+	if (c->op != XPOLL_CTL_DEL) {
+		if (xpoll_ring_check_events(ep, ev.events))
+			return -EINVAL;
 		ep_take_care_of_epollwakeup(&ev);
+	}
 	if (c->op != XPOLL_CTL_DEL && (ev.events & EPOLLEXCLUSIVE)) {
 		if (c->op == XPOLL_CTL_MOD)
 			return -EINVAL;

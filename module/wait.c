@@ -65,6 +65,8 @@ __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 
 bool xpoll_events_available(struct xpoll_instance *ep)
 {
+	if (READ_ONCE(ep->ring))
+		return xpoll_ring_count(ep);
 	return !list_empty_careful(&ep->rdllist) ||
 		READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE;
 }
@@ -296,7 +298,11 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	eavail = xpoll_events_available(ep);
 	for (;;) {
 		if (eavail) {
-			res = xpoll_send_events(ep, sink, maxevents);
+			/* A ring instance's wait stores nothing (ring.c). */
+			if (READ_ONCE(ep->ring))
+				res = min_t(u32, xpoll_ring_count(ep), maxevents);
+			else
+				res = xpoll_send_events(ep, sink, maxevents);
 			if (res)
 				return res;
 		}
@@ -434,6 +440,12 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 
 	eavail = xpoll_events_available(ep);
 	for (;;) {
+		/* Set up by another thread since the call's check. */
+		if (unlikely(READ_ONCE(ep->ring))) {
+			if (!total)
+				total = -EINVAL;
+			break;
+		}
 		if (eavail) {
 			res = xpoll_send_from(ep, sink, total, maxevents,
 					      &held);
@@ -620,17 +632,23 @@ static int xpoll_wait_any(struct xpoll_instance *ep, struct xpoll_sink *sink,
  * order (mask, maxevents, buffer), pointing @sink at it: 0, or the errno
  * with the mask put back.  xpoll_wait_end() ends what it began.
  */
-static long xpoll_wait_begin(const struct xpoll_wait *w,
-			     struct xpoll_sink *sink)
+static long xpoll_wait_begin(struct xpoll_instance *ep,
+			     const struct xpoll_wait *w, struct xpoll_sink *sink)
 {
-	long res = xpoll_set_sigmask(w);
+	bool ring = READ_ONCE(ep->ring);
+	long res;
 
+	/* A ring instance's wait stores nothing and counts no minimum. */
+	if (ring && (w->events || w->min_events))
+		return -EINVAL;
+	res = xpoll_set_sigmask(w);
 	if (res)
 		return res;
 	sink->uptr = xpoll_u64_to_uptr(w->events);
 	if (w->maxevents <= 0 || w->maxevents > XPOLL_MAX_EVENTS)
 		res = -EINVAL;
-	else if (!xpoll_uptr_ok(sink->uptr,
+	else if (!ring &&
+		 !xpoll_uptr_ok(sink->uptr,
 				w->maxevents * sizeof(struct epoll_event)))
 		res = -EFAULT;
 	if (res && w->sigmask)
@@ -656,7 +674,7 @@ long xpoll_ioc_wait(struct xpoll_instance *ep, void __user *uarg)
 		return -EFAULT;
 	if (!xpoll_wait_fields_ok(&w))
 		return -EINVAL;
-	res = xpoll_wait_begin(&w, &sink);
+	res = xpoll_wait_begin(ep, &w, &sink);
 	if (res)
 		return res;
 	res = xpoll_wait_any(ep, &sink, &w, w.timeout_ns);
@@ -691,7 +709,7 @@ long xpoll_ioc_ctl_wait(struct xpoll_instance *ep, void __user *uarg)
 	if (put_user(0, &ucw->nr_done) ||
 	    (cw.nr && xpoll_ctls_check(uctls, ures, cw.nr)))
 		return -EFAULT;
-	res = xpoll_wait_begin(w, &sink);
+	res = xpoll_wait_begin(ep, w, &sink);
 	if (res)
 		return res;
 

@@ -22,6 +22,9 @@
  *                        ep->uevents by key instead of either tree.  It
  *                        has no wait entry; its trigger queues it as the
  *                        wake callback would.
+ * struct xpoll_ring      the ready ring of a ring instance (ring.c): the
+ *                        memory shared with userspace, where its items'
+ *                        events go instead of the ready list.
  * struct xpoll_user      per-uid watch counter for the max_user_watches limit.
  *
  * Locks, outermost first
@@ -76,6 +79,8 @@
  *    at most ep->mtx; never inside another instance's poll_wait.lock:
  *    see Wakeups), and by pollers queueing and unqueueing themselves
  *    (poll_wait(), remove_wait_queue()) with no xpoll lock held.
+ * A ring instance's shared memory is written by the producer under
+ * ep->lock, and its slot numbers are taken under ep->mtx (ring.c).
  * ep->uevents' own bucket locks (rhashtable): its inserts and removals,
  * under ep->mtx; triggers look it up under RCU and then take ep->lock
  * (uevent.c).
@@ -115,7 +120,8 @@
  * - xpoll_users_lock: one hash lookup.
  * - xpoll_wakeups_lock (spinlock, wakeup.c): one entry added or removed;
  *   only items with EPOLLWAKEUP (CAP_BLOCK_SUSPEND) have one.
- * - Interrupts off: a wake callback or a user event's trigger, O(1); the
+ * - Interrupts off: a wake callback or a user event's trigger, O(1) (in a
+ *   ring instance too: ring.c); the
  *   end of a minimum-count wait, O(1) (a list splice); an instance's
  *   poller wakeup (ep->pw_work), O(its pollers); one event runs each
  *   instance's at most once per nesting level (see Wakeups).
@@ -179,7 +185,8 @@
  * removal takes them off it under ep->lock) and back on the ready list
  * when the call ends, under both ep->mtx and ep->lock: every writer of the
  * ready list outside a callback holds ep->mtx, because of the exception
- * above.
+ * above.  A ring instance has neither list: its events go to the ring it
+ * shares with userspace, which harvests them without a transfer (ring.c).
  *
  * Nesting
  * -------
@@ -315,6 +322,7 @@ struct xpoll_instance {
 	struct delayed_work reap_work;	/* removes them */
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
 	struct rhashtable *uevents;	/* user events by key, uevent.c */
+	struct xpoll_ring *ring;	/* the ready ring, if any: ring.c */
 	struct list_head uevent_list;	/* the same, for release, fdinfo */
 	/* Busy polling (busy.c). */
 	unsigned int napi_id;		/* queue to busy-poll; 0: none */
@@ -352,7 +360,10 @@ struct xpoll_item {
 	__poll_t events;		/* interest and mode bits */
 	u64 data;
 	struct list_head rdllink;	/* ready/tx list, under ep->lock */
-	struct xpoll_item *next;	/* ovflist link, under ep->lock */
+	union {
+		struct xpoll_item *next;	/* ovflist link, under ep->lock */
+		u32 slot;	/* in a ring instance, which has no ovflist */
+	};
 	struct xpoll_instance *ep;
 	struct rb_node fnode;		/* in its file's tree, target.c */
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
@@ -615,6 +626,22 @@ static inline bool xpoll_item_is_user(const struct xpoll_item *it)
 {
 	return !it->file;
 }
+
+/* ring.c */
+struct xpoll_ring;
+long xpoll_ioc_ring_setup(struct xpoll_instance *ep, void __user *uarg);
+int xpoll_mmap(struct file *file, struct vm_area_struct *vma);
+int xpoll_ring_check_events(struct xpoll_instance *ep, __poll_t events);
+int xpoll_ring_slot_get(struct xpoll_instance *ep, struct xpoll_item *it);
+void xpoll_ring_modify(struct xpoll_instance *ep, struct xpoll_item *it,
+		       __poll_t events, u64 data);
+void xpoll_ring_withdraw(struct xpoll_instance *ep, struct xpoll_item *it);
+void xpoll_ring_slot_put(struct xpoll_instance *ep, struct xpoll_item *it);
+bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
+		     __poll_t bits);
+u32 xpoll_ring_count(struct xpoll_instance *ep);
+void xpoll_ring_show(struct seq_file *m, struct xpoll_instance *ep);
+void xpoll_ring_free(struct xpoll_instance *ep);
 
 /* fdinfo.c */
 void xpoll_show_fdinfo(struct seq_file *m, struct file *f);

@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -333,4 +334,143 @@ XPOLL_API int xpoll_is_instance(int fd)
 		return 0;
 	/* Some misc device: only xpoll answers the version ioctl. */
 	return xpoll_version(fd, &abi, NULL) == 0;
+}
+
+/*
+ * The ready ring: the consumer's half of the protocol in
+ * uapi/linux/xpoll.h.  Positions and indices come from memory the
+ * process can write, so they are bounded before use: a bad value harvests
+ * nothing wrong, it only skips.
+ */
+XPOLL_API int xpoll_ring_setup(int xpfd, unsigned int entries,
+			       struct xpoll_ring *ring)
+{
+	struct xpoll_ring_setup rs;
+	void *mem;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.entries = entries;
+	if (ioctl(xpfd, XPOLL_IOC_RING_SETUP, &rs) < 0)
+		return -1;
+	mem = mmap(NULL, rs.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   xpfd, 0);
+	if (mem == MAP_FAILED)
+		return -1;
+	ring->xpfd = xpfd;
+	ring->entries = entries;
+	ring->hdr = mem;
+	ring->slots = (struct xpoll_ring_slot *)((char *)mem + rs.slots_off);
+	ring->ring = (uint32_t *)((char *)mem + rs.ring_off);
+	ring->size = rs.mmap_size;
+	return 0;
+}
+
+/* Takes slot @idx's ready bits; 1 if there were any, stored at @ev. */
+static int xpoll_ring_take(struct xpoll_ring *ring, uint32_t idx,
+			   struct epoll_event *ev)
+{
+	struct xpoll_ring_slot *s;
+	uint32_t bits;
+
+	if (idx >= ring->entries)
+		return 0;
+	s = &ring->slots[idx];
+	bits = __atomic_exchange_n(&s->ready, 0, __ATOMIC_ACQ_REL);
+	if (!bits)
+		return 0;
+	ev->events = bits;
+	ev->data.u64 = __atomic_load_n(&s->data, __ATOMIC_RELAXED);
+	return 1;
+}
+
+XPOLL_API int xpoll_ring_harvest(struct xpoll_ring *ring,
+				 struct epoll_event *events, int maxevents)
+{
+	struct xpoll_ring_hdr *h = ring->hdr;
+	uint32_t mask = ring->entries - 1, head, tail, idx, i;
+	int n = 0, overflow;
+
+	/* Taken before the ring: an index appended after it is seen. */
+	overflow = __atomic_exchange_n(&h->overflow, 0, __ATOMIC_ACQ_REL);
+	tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	head = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+	while (n < maxevents) {
+		/* Another thread's head may be past the tail read here. */
+		if ((int32_t)(tail - head) <= 0) {
+			tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+			if ((int32_t)(tail - head) <= 0)
+				break;
+		}
+		idx = __atomic_load_n(&ring->ring[head & mask],
+				      __ATOMIC_RELAXED);
+		/*
+		 * Claim the position before taking the slot: once head has
+		 * moved on, the kernel may append the slot again, and its
+		 * bits are then taken here or by that index's harvest.
+		 */
+		if (!__atomic_compare_exchange_n(&h->head, &head, head + 1,
+						 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;	/* another thread took it; head reloaded */
+		head++;
+		n += xpoll_ring_take(ring, idx, &events[n]);
+	}
+	if (!overflow)
+		return n;
+	/* Overflow: the bits the ring could not index are in the slots. */
+	for (i = 0; i < ring->entries; i++) {
+		if (n == maxevents) {
+			/* Not done: the next harvest scans again. */
+			__atomic_store_n(&h->overflow, 1, __ATOMIC_RELEASE);
+			break;
+		}
+		if (__atomic_load_n(&ring->slots[i].ready, __ATOMIC_RELAXED))
+			n += xpoll_ring_take(ring, i, &events[n]);
+	}
+	return n;
+}
+
+XPOLL_API int xpoll_ring_wait(struct xpoll_ring *ring,
+			      struct epoll_event *events, int maxevents,
+			      int64_t timeout_ns, const sigset_t *sigmask)
+{
+	struct xpoll_wait w;
+	int n, ret, saved, oldtype;
+
+	if (maxevents <= 0 || maxevents > XPOLL_MAX_EVENTS) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		n = xpoll_ring_harvest(ring, events, maxevents);
+		if (n || !timeout_ns)
+			return n;
+		/* The kernel stores nothing: it sleeps until an append. */
+		memset(&w, 0, sizeof(w));
+		w.maxevents = 1;
+		w.timeout_ns = timeout_ns;
+		if (sigmask) {
+			w.sigmask = (uint64_t)(uintptr_t)sigmask;
+			w.sigsetsize = XPOLL_KERNEL_SIGSET_SIZE;
+		}
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+		ret = ioctl(ring->xpfd, XPOLL_IOC_WAIT, &w);
+		saved = errno;
+		pthread_setcanceltype(oldtype, NULL);
+		errno = saved;
+		if (ret <= 0)
+			return ret;
+		/*
+		 * Another thread may harvest first: then wait again, for the
+		 * whole timeout, as epoll_wait() after a stolen wakeup.
+		 */
+	}
+}
+
+XPOLL_API int xpoll_ring_unmap(struct xpoll_ring *ring)
+{
+	int ret = munmap(ring->hdr, ring->size);
+
+	ring->hdr = NULL;
+	return ret;
 }

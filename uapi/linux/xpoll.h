@@ -42,11 +42,9 @@
 #define XPOLL_FEAT_CTL_BATCH	_BITULL(8)	/* XPOLL_IOC_CTL_BATCH */
 #define XPOLL_FEAT_CTL_WAIT	_BITULL(9)	/* XPOLL_IOC_CTL_WAIT */
 #define XPOLL_FEAT_USER_EVENTS	_BITULL(10)	/* XPOLL_CTL_USER items */
+#define XPOLL_FEAT_RING		_BITULL(11)	/* XPOLL_IOC_RING_SETUP, mmap */
 #define XPOLL_FEAT_MIN_WAIT	_BITULL(12)	/* xpoll_wait.min_events */
-/*
- * Reserved for what comes next, not reported by this version:
- * bit 11 mmap'ed ready ring, bit 13 statistics.
- */
+/* Reserved for what comes next, not reported by this version: bit 13. */
 
 struct xpoll_version {
 	__u32 abi_version;	/* out: XPOLL_ABI_VERSION */
@@ -247,6 +245,93 @@ struct xpoll_params {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * The ready ring (XPOLL_FEAT_RING): events harvested from shared memory
+ * without a system call, after Roman Penyaev's EPOLL_USERPOLL (2019).
+ *
+ * Setup.  XPOLL_IOC_RING_SETUP turns an instance that has no item yet
+ * into a ring instance, for good: @entries (a power of 2, 1 ..
+ * XPOLL_RING_MAX_ENTRIES) is both its number of slots, so its limit of
+ * items (ADD fails with ENOSPC beyond it), and the size of its ring of
+ * indices.  The call returns the layout, then the caller mmap()s
+ * mmap_size bytes at offset 0, MAP_SHARED (EINVAL otherwise; ENXIO
+ * before the setup).  EBUSY: the instance has items or user events, or
+ * a ring.  ENOMEM: memory, or RLIMIT_MEMLOCK (the mapping is charged
+ * to it, as io_uring's rings are, unless the caller has CAP_IPC_LOCK;
+ * and to the memory cgroup).  The mapping is laid out as:
+ *   offset 0:          struct xpoll_ring_hdr
+ *   offset slots_off:  struct xpoll_ring_slot slots[entries]
+ *   offset ring_off:   __u32 ring[entries], indices into slots[]
+ * The mapping holds the instance open: closing its descriptors does not
+ * release it before munmap().  fork() shares the ring with the child, as
+ * it shares the instance.
+ *
+ * Each item (file or user event) of a ring instance owns one slot from
+ * ADD to its removal; the slot holds its interest set and data as ADD or
+ * MOD set them.  Events never go through the in-kernel ready list:
+ *  - Producer (the wake callback, any context): it ORs the event's bits
+ *    into slot.ready, and only if slot.ready was 0 stores the slot's
+ *    index at ring[tail & (entries - 1)] and then publishes tail + 1 with
+ *    a store-release.  So a slot is in the ring once until it is
+ *    harvested, and a well-behaved consumer never sees the ring full.
+ *  - Consumer: load-acquire tail; for each position from head: read the
+ *    index, advance head (a store-release, or a compare-and-swap when
+ *    several threads harvest), then exchange slot.ready for 0.  The bits
+ *    taken and slot.data are the event; bits 0 (already taken, or the
+ *    item was removed or its file closed) mean the index is skipped.
+ *    The exchange is the re-arm: the next event appends the slot again.
+ *  - If the ring is full (only a consumer that lags behind DEL and ADD of
+ *    items, or that breaks the protocol, can fill it), the bits stay in
+ *    the slot and the kernel stores 1 in hdr.overflow: the consumer
+ *    stores 0 there, harvests the ring, then takes every slot whose ready
+ *    bits are not 0.
+ * Modes: every item of a ring instance is edge-triggered (EPOLLET is
+ * required, EINVAL without it), since no harvest re-polls the file.
+ * EPOLLONESHOT is disarmed when the slot is appended (MOD re-arms it).
+ * EPOLLEXCLUSIVE keeps its meaning for the target's wakeup.  EPOLLWAKEUP
+ * is refused (EINVAL): no transfer ends its hold.  A waker that passes
+ * no event bits reports the item's interest set, without EPOLLERR and
+ * EPOLLHUP.
+ * Waiting.  XPOLL_IOC_WAIT (and CTL_WAIT's wait) on a ring instance
+ * stores no event: events must be 0 and min_events 0 (EINVAL).  It
+ * returns at once, with the number of indices in the ring (at most
+ * maxevents; 1 if the ring is empty and overflow is set), or sleeps
+ * until there is one, as a plain wait.  poll() reports EPOLLIN on the
+ * same condition, so a ring instance nests in epoll or another instance.
+ * Against epoll ET: every event epoll would report is harvested, with
+ * the same data; as no harvest re-polls, an event whose readiness was
+ * gone again by the harvest is still reported.
+ * Distrust: the kernel keeps its own tail and slot numbers and only
+ * reads hdr.head (a head that is not within entries behind the tail
+ * makes the ring full) and slot.ready; what userspace writes anywhere in
+ * the mapping changes only what it harvests itself.
+ */
+#define XPOLL_RING_MAX_ENTRIES	0x100000U	/* 2^20 */
+
+struct xpoll_ring_setup {
+	__u32 entries;		/* in: power of 2, 1 .. XPOLL_RING_MAX_ENTRIES */
+	__u32 flags;		/* in: must be 0 */
+	__u64 mmap_size;	/* out: bytes to map at offset 0 */
+	__u32 slots_off;	/* out: offset of slots[] */
+	__u32 ring_off;		/* out: offset of ring[] */
+	__u64 reserved[2];	/* in: must be 0 */
+};
+
+struct xpoll_ring_hdr {
+	__u32 head;		/* consumer position, written by userspace */
+	__u32 pad0[15];		/* head and tail in cache lines of their own */
+	__u32 tail;		/* producer position, written by the kernel */
+	__u32 overflow;		/* 1: the ring was full (see above) */
+	__u32 entries;		/* as set up */
+	__u32 pad1[13];
+};
+
+struct xpoll_ring_slot {
+	__u32 ready;		/* ready bits: the kernel ORs, userspace takes */
+	__u32 events;		/* the item's interest set */
+	__u64 data;		/* the item's data */
+};
+
 #define XPOLL_IOC_MAGIC		0xB8
 /* Returns 0. */
 #define XPOLL_IOC_VERSION	_IOWR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version)
@@ -258,7 +343,9 @@ struct xpoll_params {
 #define XPOLL_IOC_CTL_BATCH	_IOW(XPOLL_IOC_MAGIC, 0x03, struct xpoll_ctl_batch)
 /* Returns the number of events stored (see struct xpoll_ctl_wait). */
 #define XPOLL_IOC_CTL_WAIT	_IOWR(XPOLL_IOC_MAGIC, 0x04, struct xpoll_ctl_wait)
-/* 0x05..0x0f are reserved for the commands the feature bits above name. */
+/* Returns 0 (see the ready ring above). */
+#define XPOLL_IOC_RING_SETUP	_IOWR(XPOLL_IOC_MAGIC, 0x05, struct xpoll_ring_setup)
+/* 0x06..0x0f are reserved for the commands the feature bits above name. */
 /* Return 0 (see struct xpoll_params). */
 #define XPOLL_IOC_SET_PARAMS	_IOW(XPOLL_IOC_MAGIC, 0x10, struct xpoll_params)
 #define XPOLL_IOC_GET_PARAMS	_IOR(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params)

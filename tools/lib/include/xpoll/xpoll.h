@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -154,6 +155,60 @@ int xpoll_user_clear(int xpfd, uint64_t key, uint32_t events);
 int xpoll_wait_min(int xpfd, struct epoll_event *events, int maxevents,
 		   unsigned int min_events, int64_t min_wait_ns,
 		   int64_t timeout_ns, const sigset_t *sigmask);
+
+/*
+ * The ready ring (feature XPOLL_FEAT_RING; the protocol is in
+ * uapi/linux/xpoll.h): events harvested from memory shared with the
+ * kernel, without a system call while there are any.
+ *
+ * struct xpoll_ring is the caller's view of one ring instance's mapping;
+ * its fields are set by xpoll_ring_setup() and only read afterwards.
+ */
+struct xpoll_ring {
+	int xpfd;			/* the instance */
+	unsigned int entries;		/* slots, and indices in the ring */
+	struct xpoll_ring_hdr *hdr;	/* the mapping */
+	struct xpoll_ring_slot *slots;
+	uint32_t *ring;
+	size_t size;			/* of the mapping */
+};
+/*
+ * xpoll_ring_setup - make @xpfd, an instance with no item yet, a ring
+ * instance of @entries slots (a power of 2, 1 .. XPOLL_RING_MAX_ENTRIES;
+ * at most @entries items), and map its ring into @ring.
+ *
+ * Every item added to it afterwards must be EPOLLET (EPOLLONESHOT may be
+ * added; EPOLLWAKEUP may not). Returns 0, or -1 with errno: EINVAL
+ * (entries), EBUSY (items, or a ring, already), ENOMEM (memory, or
+ * RLIMIT_MEMLOCK), ENOTTY (not an instance, or no ring in the module),
+ * or mmap()'s errno.
+ */
+int xpoll_ring_setup(int xpfd, unsigned int entries, struct xpoll_ring *ring);
+/*
+ * xpoll_ring_harvest - take up to @maxevents events from the ring, with
+ * no system call: each as epoll_wait() stores it (the ready bits, the
+ * item's data). Taking an event re-arms its item: its next event is
+ * appended again. Safe from several threads at once (each event goes to
+ * one of them) and async-signal-safe. Recovers from an overflow by
+ * taking every slot with ready bits. Returns the number stored, 0 if the
+ * ring is empty.
+ */
+int xpoll_ring_harvest(struct xpoll_ring *ring, struct epoll_event *events,
+		       int maxevents);
+/*
+ * xpoll_ring_wait - xpoll_ring_harvest(), and if the ring is empty, sleep
+ * in the kernel until it is not (timeout_ns < 0 forever, 0 not at all,
+ * > 0 relative; sigmask as xpoll_pwait2()), then harvest. Returns the
+ * number of events stored (0 at the timeout), or -1 with errno (EINTR,
+ * EINVAL: maxevents). A cancellation point, as xpoll_wait().
+ */
+int xpoll_ring_wait(struct xpoll_ring *ring, struct epoll_event *events,
+		    int maxevents, int64_t timeout_ns, const sigset_t *sigmask);
+/*
+ * xpoll_ring_unmap - unmap @ring. The instance stays a ring instance; its
+ * descriptor may map it again. Returns 0 or -1 with munmap()'s errno.
+ */
+int xpoll_ring_unmap(struct xpoll_ring *ring);
 
 #ifdef __cplusplus
 }
