@@ -55,7 +55,6 @@ static void xpoll_instance_free(struct kref *ref)
 		     !list_empty(&ep->uevent_list) || ep->uevents);
 	/* No item is left, so nothing can queue the work any more. */
 	irq_work_sync(&ep->pw_work);
-	xpoll_ring_free(ep);
 	mutex_destroy(&ep->mtx);
 	xpoll_user_put(ep->user);
 	/* Walks of the nesting edges may still see it (ctl.c). */
@@ -137,6 +136,8 @@ int xpoll_release(struct inode *inode, struct file *file)
 	/* Nothing is left to reap; a queued reap work holds a reference. */
 	if (cancel_delayed_work_sync(&ep->reap_work))
 		xpoll_instance_put(ep);
+	/* Here, not at the last put, which may come under xpoll_topo_lock. */
+	xpoll_ring_free(ep);
 	xpoll_instance_put(ep);
 	return 0;
 }

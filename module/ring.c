@@ -11,9 +11,10 @@
  *   ring instance is added after it, so the callback and the trigger read
  *   it plainly under ep->lock; the paths that may run before it (a wait
  *   or poll begun earlier) read it with READ_ONCE().  It never changes
- *   and is freed with the instance (xpoll_ring_free()), when no item,
- *   callback, trigger or mapping is left (a mapping holds the instance's
- *   file).  ->mmap never takes ep->mtx, which a wait holds while it may
+ *   and is freed at the instance's release (xpoll_ring_free()), when no
+ *   item, callback, trigger or mapping is left (a mapping holds the
+ *   instance's file), not at its last reference, which a full ADD's path
+ *   check may drop under xpoll_topo_lock.  ->mmap never takes ep->mtx, which a wait holds while it may
  *   fault with mmap_lock.
  * - ring->tail, ring[] and the ready bits are written under ep->lock (the
  *   producer's hold), ready also by userspace (its exchange) at any time:
@@ -96,7 +97,11 @@ static int xpoll_ring_charge(struct user_struct *user, unsigned long pages)
 	return 0;
 }
 
-/* Frees @ep's ring, if it has one; the instance is being freed. */
+/*
+ * Frees @ep's ring, if it has one, at the instance's release: no mapping
+ * (each holds the file), item (each was removed), callback or trigger (a
+ * trigger holds the file) is left.
+ */
 void xpoll_ring_free(struct xpoll_instance *ep)
 {
 	struct xpoll_ring *r = ep->ring;
