@@ -200,8 +200,9 @@ int xpoll_mmap(struct file *file, struct vm_area_struct *vma)
 	unsigned long size = vma->vm_end - vma->vm_start, off;
 	int err;
 
+	/* An instance without a ring answers as epoll's, with no mmap. */
 	if (!r)
-		return -ENXIO;
+		return -ENODEV;
 	if (vma->vm_pgoff || size > r->size || !(vma->vm_flags & VM_MAYSHARE) ||
 	    (vma->vm_flags & VM_EXEC))
 		return -EINVAL;

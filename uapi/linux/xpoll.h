@@ -254,8 +254,8 @@ struct xpoll_params {
  * XPOLL_RING_MAX_ENTRIES) is both its number of slots, so its limit of
  * items (ADD fails with ENOSPC beyond it), and the size of its ring of
  * indices.  The call returns the layout, then the caller mmap()s
- * mmap_size bytes at offset 0, MAP_SHARED (EINVAL otherwise; ENXIO
- * before the setup).  EBUSY: the instance has items or user events, or
+ * mmap_size bytes at offset 0, MAP_SHARED (EINVAL otherwise; ENODEV,
+ * as for epoll, before the setup).  EBUSY: the instance has items or user events, or
  * a ring.  ENOMEM: memory, or RLIMIT_MEMLOCK (the mapping is charged
  * to it, as io_uring's rings are, unless the caller has CAP_IPC_LOCK;
  * and to the memory cgroup).  The mapping is laid out as:
