@@ -14,8 +14,8 @@
  *   and is freed at the instance's release (xpoll_ring_free()), when no
  *   item, callback, trigger or mapping is left (a mapping holds the
  *   instance's file), not at its last reference, which a full ADD's path
- *   check may drop under xpoll_topo_lock.  ->mmap never takes ep->mtx, which a wait holds while it may
- *   fault with mmap_lock.
+ *   check may drop under xpoll_topo_lock.  ->mmap never takes
+ *   ep->mtx, which a wait holds while it may fault with mmap_lock.
  * - ring->tail, ring[] and the ready bits are written under ep->lock (the
  *   producer's hold), ready also by userspace (its exchange) at any time:
  *   the kernel changes them only with atomic operations.  A slot's events
