@@ -14,8 +14,8 @@
  *   and is freed at the instance's release (xpoll_ring_free()), when no
  *   item, callback, trigger or mapping is left (a mapping holds the
  *   instance's file), not at its last reference, which a full ADD's path
- *   check may drop under xpoll_topo_lock.  ->mmap never takes ep->mtx, which a wait holds while it may
- *   fault with mmap_lock.
+ *   check may drop under xpoll_topo_lock.  ->mmap never takes
+ *   ep->mtx, which a wait holds while it may fault with mmap_lock.
  * - ring->tail, ring[] and the ready bits are written under ep->lock (the
  *   producer's hold), ready also by userspace (its exchange) at any time:
  *   the kernel changes them only with atomic operations.  A slot's events
@@ -53,6 +53,7 @@
 #include <linux/vmalloc.h>
 
 #include <linux/xpoll.h>
+#include "trace.h"
 #include "xpoll.h"
 
 static_assert(sizeof(struct xpoll_ring_setup) == 40);
@@ -305,6 +306,9 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 	bits &= ~XPOLL_PRIVATE_BITS;
 	if (!bits)
 		return false;
+	/* Counted as delivered: no transfer will see it (see xpoll.h). */
+	xpoll_count_event(ep, it);
+	trace_xpoll_deliver(ep->id, it->fd, (__force u32)bits, it->data);
 	if (events & EPOLLONESHOT)
 		WRITE_ONCE(it->events, events & XPOLL_PRIVATE_BITS);
 	/* Fully ordered: the bits are visible before the index. */
