@@ -115,8 +115,10 @@ static void xpoll_uevent_remove(struct xpoll_instance *ep,
 	list_del(&uev->link);
 	spin_lock_irq(&ep->lock);
 	uev->dead = true;
-	if (!list_empty(&uev->item.rdllink))
+	if (!list_empty(&uev->item.rdllink)) {
 		list_del_init(&uev->item.rdllink);
+		xpoll_count_ready(ep, -1);
+	}
 	spin_unlock_irq(&ep->lock);
 	xpoll_uevent_free(ep, uev);
 }
@@ -355,11 +357,12 @@ void xpoll_uevent_show(struct seq_file *m, struct xpoll_instance *ep)
 
 	lockdep_assert_held(&ep->mtx);
 	list_for_each_entry(uev, &ep->uevent_list, link) {
-		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x\n",
+		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x",
 			   (unsigned long long)uev->key,
 			   (__force unsigned int)uev->item.events,
 			   (unsigned long long)uev->item.data,
 			   (__force unsigned int)READ_ONCE(uev->pending));
+		xpoll_item_stats_show(m, &uev->item);
 		if (seq_has_overflowed(m))
 			break;
 	}
