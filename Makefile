@@ -5,7 +5,8 @@
 #   make check      every test, in a debug guest and a distro guest
 #   make bench      xpoll against epoll in a distro guest
 #   make bench-ab AB=REV   the module at REV against the working tree's
-#   make install    module + uapi header + libxpoll under DESTDIR/PREFIX
+#   make install    module + uapi header + libxpoll + man pages under DESTDIR/PREFIX
+#   make man-check  lint the man pages (groff -ww, mandoc -Tlint if installed)
 #   make dkms       register the module with DKMS
 #
 # Guest kernels are prepared by scripts/kernel.sh and cached outside the
@@ -14,6 +15,9 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PREFIX ?= /usr/local
 DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
+# man/NAME.SECTION: xpoll.4, libxpoll.3, xpoll-preload.8
+MAN_PAGES := $(wildcard man/*.[1-9])
 VERSION := 0.1
 
 DISTRO_PKG ?= 6.1.0-56-amd64
@@ -23,7 +27,8 @@ DISTRO_KDIR ?= /usr/src/linux-headers-$(DISTRO_PKG)
 KMAKE = $(MAKE) W=1 $(if $(C),C=$(C))
 
 .PHONY: all modules clean deps modules-debug modules-distro tools selftests \
-	check run bench bench-ab install dkms checkpatch ksft-inc
+	check run bench bench-ab install install-man man-check dkms checkpatch \
+	ksft-inc
 
 all: modules
 
@@ -80,7 +85,20 @@ install: modules tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
 	install -D -m 0644 uapi/linux/xpoll.h $(DESTDIR)$(PREFIX)/include/linux/xpoll.h
 	$(MAKE) -C tools install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) install-man
 	if [ -z "$(DESTDIR)" ]; then depmod -a; fi
+
+# Each page goes to $(MANDIR)/man<its section>/.
+install-man:
+	@for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
+		echo "install -m 0644 $$p $$d/"; \
+		install -d "$$d" && install -m 0644 "$$p" "$$d/" || exit 1; \
+	done
+
+# TAP on stdout, one result per page; fails on any warning.
+man-check:
+	@scripts/man-check.sh
 
 dkms:
 	scripts/deps.sh dkms

@@ -59,6 +59,11 @@ step "host tests: the bench's table (medians, pairs, verdicts)"
 tools/bench/tests/table-check.sh >"$host/bench-table.tap" 2>&1
 tail -n 1 "$host/bench-table.tap"
 
+step "host tests: the man pages (groff -ww; mandoc -Tlint where installed)"
+# TAP (one result per page) to the file; make's own complaint to the log.
+make -s --no-print-directory man-check >"$host/man.tap"
+tail -n 1 "$host/man.tap"
+
 # The debug kernel's suites take longest, and a guest keeps about one core
 # busy, so they run as two guests at once (KUnit and the kselftests; the
 # differential test and the reliability programs), and beside them the

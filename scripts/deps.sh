@@ -8,7 +8,7 @@ KVER_PKG=${XPOLL_DISTRO_PKG:-6.1.0-56-amd64}
 
 pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev kmod cpio xz-utils
-	ccache sparse python3 perl rsync
+	ccache sparse python3 perl rsync groff-base
 	qemu-system-x86 busybox-static
 	linux-source-6.1 "linux-headers-${KVER_PKG}"
 	gcc-multilib

@@ -274,6 +274,11 @@ XPOLL_API int xpoll_user_ctl(int xpfd, int op, uint64_t key, uint32_t events,
 {
 	struct xpoll_ctl c;
 
+	/* TRIGGER and CLEAR have functions of their own. */
+	if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL) {
+		errno = EINVAL;
+		return -1;
+	}
 	memset(&c, 0, sizeof(c));
 	c.op = (uint32_t)op;
 	c.fd = -1;

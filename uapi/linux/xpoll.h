@@ -287,7 +287,7 @@ struct xpoll_params {
  *    bits are not 0.
  * Modes: every item of a ring instance is edge-triggered (EPOLLET is
  * required, EINVAL without it), since no harvest re-polls the file.
- * EPOLLONESHOT is disarmed when the slot is appended (MOD re-arms it).
+ * EPOLLONESHOT is disarmed when its event is posted (MOD re-arms it).
  * EPOLLEXCLUSIVE keeps its meaning for the target's wakeup.  EPOLLWAKEUP
  * is refused (EINVAL): no transfer ends its hold.  A waker that passes
  * no event bits reports the item's interest set, without EPOLLERR and

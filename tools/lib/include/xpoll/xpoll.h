@@ -110,7 +110,8 @@ int xpoll_ctl_wait(int xpfd, const struct xpoll_ctl *ctls, int32_t *results,
  * Returns 0, or -1 with errno: EEXIST (ADD of a key in use), ENOENT (MOD
  * or DEL of a key not in use), EINVAL (bad op or bits, EPOLLEXCLUSIVE
  * misuse), ENOSPC (user events count against max_user_watches), ENOMEM,
- * ENOTTY (not an instance, or a module without the feature).
+ * ENOTTY (not an instance).  A module without the feature refuses the
+ * flag: EINVAL.
  */
 int xpoll_user_ctl(int xpfd, int op, uint64_t key, uint32_t events,
 		   uint64_t data);
@@ -123,7 +124,8 @@ int xpoll_user_ctl(int xpfd, int op, uint64_t key, uint32_t events,
  * per trigger.  Safe from any thread; it never waits for a wait in
  * progress.  A disarmed (EPOLLONESHOT) event keeps the bits for its next
  * EPOLL_CTL_MOD.  Returns 0, or -1 with errno: ENOENT (no such key),
- * EINVAL (events 0 or outside XPOLL_USER_BITS), ENOTTY.
+ * EINVAL (events 0 or outside XPOLL_USER_BITS; a module without user
+ * events), ENOTTY (not an instance).
  *
  * To trigger another thread's instance from within this thread's
  * xpoll_ctl_wait(), put a struct xpoll_ctl in the change list with op
@@ -150,7 +152,8 @@ int xpoll_user_clear(int xpfd, uint64_t key, uint32_t events);
  *
  * Returns the number of events stored, or -1 with errno: EINVAL
  * (min_events 0 or above maxevents, min_wait_ns negative, maxevents),
- * EFAULT, EINTR, ENOTTY.  A cancellation point, as xpoll_wait().
+ * EFAULT, EINTR, ENOTTY (not an instance).  A module without the feature
+ * refuses the fields: EINVAL.  A cancellation point, as xpoll_wait().
  */
 int xpoll_wait_min(int xpfd, struct epoll_event *events, int maxevents,
 		   unsigned int min_events, int64_t min_wait_ns,
@@ -181,7 +184,8 @@ struct xpoll_ring {
  * added; EPOLLWAKEUP may not). Returns 0, or -1 with errno: EINVAL
  * (entries), EBUSY (items, or a ring, already), ENOMEM (memory, or
  * RLIMIT_MEMLOCK), ENOTTY (not an instance, or no ring in the module),
- * or mmap()'s errno.
+ * or mmap()'s errno: the instance is a ring instance then, and a
+ * second call fails EBUSY (mmap() it again, or close it).
  */
 int xpoll_ring_setup(int xpfd, unsigned int entries, struct xpoll_ring *ring);
 /*
