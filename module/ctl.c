@@ -548,6 +548,7 @@ static void xpoll_item_unlink(struct xpoll_instance *ep,
 {
 	atomic_long_dec(&ep->user->watches);
 	rb_erase_cached(&it->rbn, &ep->rbr);
+	WRITE_ONCE(ep->stats.items, ep->stats.items - 1);
 	if (ep->ring)
 		xpoll_ring_slot_put(ep, it);
 	spin_lock_irq(&ep->lock);
@@ -712,6 +713,7 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	}
 	rb_link_node(&it->rbn, slot->parent, slot->link);
 	rb_insert_color_cached(&it->rbn, &ep->rbr, slot->leftmost);
+	WRITE_ONCE(ep->stats.items, ep->stats.items + 1);
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 

@@ -36,13 +36,16 @@ static void xpoll_stats_read(struct xpoll_instance *ep, struct xpoll_stats *st)
 	st->version = XPOLL_STATS_VERSION;
 	st->id = ep->id;
 	for (i = 0; i < XPOLL_STATS_OPS; i++) {
-		st->ctl[i] = atomic_long_read(&c->ctl[i]);
-		st->ctl_errors[i] = atomic_long_read(&c->ctl_errors[i]);
+		st->ctl[i] = (unsigned long)atomic_long_read(&c->ctl[i]);
+		st->ctl_errors[i] =
+			(unsigned long)atomic_long_read(&c->ctl_errors[i]);
 	}
-	st->waits = atomic_long_read(&c->waits);
-	st->waits_slept = atomic_long_read(&c->waits_slept);
-	st->wakeups = atomic_long_read(&c->wakeups);
-	st->wakeups_spurious = atomic_long_read(&c->wakeups_spurious);
+	/* unsigned long: a 32-bit count must not sign-extend. */
+	st->waits = (unsigned long)atomic_long_read(&c->waits);
+	st->waits_slept = (unsigned long)atomic_long_read(&c->waits_slept);
+	st->wakeups = (unsigned long)atomic_long_read(&c->wakeups);
+	st->wakeups_spurious =
+		(unsigned long)atomic_long_read(&c->wakeups_spurious);
 	st->events = READ_ONCE(c->events);
 	st->events_lt = READ_ONCE(c->events_lt);
 	st->events_et = READ_ONCE(c->events_et);
@@ -51,6 +54,7 @@ static void xpoll_stats_read(struct xpoll_instance *ep, struct xpoll_stats *st)
 	st->callbacks_ovf = READ_ONCE(c->callbacks_ovf);
 	st->lt_requeues = READ_ONCE(c->lt_requeues);
 	st->ready_max = READ_ONCE(c->ready_max);
+	st->items = READ_ONCE(c->items);
 }
 
 long xpoll_ioc_stats(struct xpoll_instance *ep, void __user *uarg)
@@ -87,8 +91,8 @@ void xpoll_stats_show(struct seq_file *m, struct xpoll_instance *ep)
 	seq_printf(m, "stats events: events %llu lt %llu et %llu oneshot %llu requeues %llu\n",
 		   st.events, st.events_lt, st.events_et, st.events_oneshot,
 		   st.lt_requeues);
-	seq_printf(m, "stats callbacks: callbacks %llu ovf %llu ready_max %llu\n",
-		   st.callbacks, st.callbacks_ovf, st.ready_max);
+	seq_printf(m, "stats callbacks: callbacks %llu ovf %llu ready_max %llu items %llu\n",
+		   st.callbacks, st.callbacks_ovf, st.ready_max, st.items);
 }
 
 /*

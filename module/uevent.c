@@ -113,6 +113,7 @@ static void xpoll_uevent_remove(struct xpoll_instance *ep,
 	lockdep_assert_held(&ep->mtx);
 	rhashtable_remove_fast(ep->uevents, &uev->node, xpoll_uevent_params);
 	list_del(&uev->link);
+	WRITE_ONCE(ep->stats.items, ep->stats.items - 1);
 	spin_lock_irq(&ep->lock);
 	uev->dead = true;
 	if (!list_empty(&uev->item.rdllink)) {
@@ -183,6 +184,7 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 		return err == -EEXIST ? err : -ENOMEM;
 	}
 	list_add_tail(&uev->link, &ep->uevent_list);
+	WRITE_ONCE(ep->stats.items, ep->stats.items + 1);
 	/* Nothing is pending yet: nothing to report. */
 	return 0;
 }

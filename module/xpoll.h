@@ -311,6 +311,8 @@ struct xpoll_counters {
 	u64 events, events_lt, events_et, events_oneshot, lt_requeues;
 	/* Under ep->lock. */
 	u64 callbacks, callbacks_ovf, ready_max;
+	/* Under ep->mtx: items (closed ones too) and user events. */
+	u64 items;
 	/*
 	 * Items on the ready list, a transfer's txlist or a minimum-count
 	 * wait's held list: added to when an item joins one of them under

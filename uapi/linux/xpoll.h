@@ -336,7 +336,8 @@ struct xpoll_ring_slot {
  * Statistics (XPOLL_FEAT_STATS): what an instance did since its open(),
  * read with XPOLL_IOC_STATS, and shown in fdinfo as "id:" and "stats"
  * lines, with every item's line ending in "reported: <n> last_ms: <ms
- * since its last report, or -1>" (n counts mod 2^32).  Counters only
+ * since its last report, or -1>" (n counts mod 2^32, the time mod 2^32
+ * jiffies).  Counters only
  * grow; they are not taken atomically together, so two read in one call
  * may be a few events apart on a busy instance.  The module's
  * tracepoints (events/xpoll/ in tracefs) name an instance by the same
@@ -367,7 +368,8 @@ struct xpoll_stats {
 	__u64 callbacks_ovf;	/* of those, diverted to the overflow list */
 	__u64 lt_requeues;	/* level-triggered items queued again after delivery */
 	__u64 ready_max;	/* the most items ready at once */
-	__u64 reserved[8];	/* out: 0 */
+	__u64 items;		/* items and user events now */
+	__u64 reserved[7];	/* out: 0 */
 };
 
 #define XPOLL_IOC_MAGIC		0xB8
