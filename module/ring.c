@@ -306,9 +306,6 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 	bits &= ~XPOLL_PRIVATE_BITS;
 	if (!bits)
 		return false;
-	/* Counted as delivered: no transfer will see it (see xpoll.h). */
-	xpoll_count_event(ep, it);
-	trace_xpoll_deliver(ep->id, it->fd, (__force u32)bits, it->data);
 	if (events & EPOLLONESHOT)
 		WRITE_ONCE(it->events, events & XPOLL_PRIVATE_BITS);
 	/* Fully ordered: the bits are visible before the index. */
@@ -319,6 +316,9 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 		smp_store_release(&r->hdr->overflow, 1);
 		return true;
 	}
+	/* Counted as delivered when its index is appended (uapi). */
+	xpoll_count_event(ep, it);
+	trace_xpoll_deliver(ep->id, it->fd, (__force u32)bits, it->data);
 	WRITE_ONCE(r->ring[tail & (r->entries - 1)], it->slot);
 	WRITE_ONCE(r->tail, tail + 1);
 	/* Pairs with the consumer's load-acquire of tail. */

@@ -260,8 +260,11 @@ EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);
 static int xpoll_autoremove_wake(struct wait_queue_entry *wq_entry,
 				 unsigned int mode, int sync, void *key)
 {
-	int ret = default_wake_function(wq_entry, mode, sync, key);
+	int ret;
 
+	/* Before the wakeup: the sleeper may run before the removal below. */
+	wq_entry->flags |= WQ_FLAG_WOKEN;
+	ret = default_wake_function(wq_entry, mode, sync, key);
 	list_del_init_careful(&wq_entry->entry);
 	return ret;
 }
@@ -356,7 +359,7 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			timed_out = !schedule_hrtimeout_range(to, slack,
 							      HRTIMER_MODE_ABS);
 			/* Taken off the queue by a wakeup (autoremove). */
-			woken = list_empty_careful(&wait.entry);
+			woken = READ_ONCE(wait.flags) & WQ_FLAG_WOKEN;
 			if (woken)
 				xpoll_count_call(&ep->stats.wakeups);
 		}
@@ -540,7 +543,7 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			timed_out = !schedule_hrtimeout_range(to, slack,
 							      HRTIMER_MODE_ABS);
 			/* Taken off the queue by a wakeup, not the timer. */
-			woken = list_empty_careful(&mw.wait.entry);
+			woken = READ_ONCE(mw.wait.flags) & WQ_FLAG_WOKEN;
 			if (woken)
 				xpoll_count_call(&ep->stats.wakeups);
 		}

@@ -337,9 +337,15 @@ struct xpoll_ring_slot {
  * read with XPOLL_IOC_STATS, and shown in fdinfo as "id:" and "stats"
  * lines, with every item's line ending in "reported: <n> last_ms: <ms
  * since its last report, or -1>" (n counts mod 2^32, the time mod 2^32
- * jiffies).  Counters only
- * grow; they are not taken atomically together, so two read in one call
- * may be a few events apart on a busy instance.  The module's
+ * jiffies).  Counters only grow (items excepted: a count of what the
+ * instance holds); they are not taken atomically together, so two read
+ * in one call may be a few events apart on a busy instance.  A call that
+ * is refused whole (EINVAL, EFAULT before anything is applied) counts
+ * nothing; a change counts on the instance it was made on, and a trigger
+ * of another instance's user event there as a change, and as a callback
+ * on that instance.  waits_slept counts when the wait returns.
+ * ready_max counts the items on the ready list, a transfer's list and a
+ * minimum-count wait's own (0 for a ring instance, which has none).  The module's
  * tracepoints (events/xpoll/ in tracefs) name an instance by the same
  * id, never by a kernel pointer.
  *
@@ -347,7 +353,7 @@ struct xpoll_ring_slot {
  * version adds fields in reserved[] and raises version.
  */
 #define XPOLL_STATS_VERSION	1
-/* ctl[] and ctl_errors[]: [0] ops that do not exist, [op] the others */
+/* ctl[] and ctl_errors[]: [op] for ops 1 .. 5 (whatever the flags), [0] others */
 #define XPOLL_STATS_OPS		6
 
 struct xpoll_stats {
