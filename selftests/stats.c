@@ -433,10 +433,26 @@ static int tr_write(struct tracer *t, const char *file, const char *v)
 	return write_str(p, v);
 }
 
+/* Whether the kernel knows tracefs (both guests' kernels do). */
+static bool has_tracefs(void)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "\ttracefs\n") != NULL;
+	fclose(f);
+	return found;
+}
+
 /*
  * Enables events/xpoll/ on an empty trace: 0; 1 when tracefs cannot be
- * had here (a reason in @why: the caller skips); -ENOENT when tracefs is
- * there but the module's events are not (a failure).
+ * had here (not root, or a kernel without it: a reason in @why, the
+ * caller skips); a negative errno when the kernel has tracefs but it
+ * cannot be mounted, or the module's events are not there (a failure).
  */
 static int trace_start(struct tracer *t, char *why, size_t len)
 {
@@ -458,9 +474,12 @@ static int trace_start(struct tracer *t, char *why, size_t len)
 	}
 	if (!t->dir[0]) {
 		if (mount("nodev", dirs[0], "tracefs", 0, NULL)) {
+			int err = errno;
+
 			snprintf(why, len, "no tracefs: mount -t tracefs nodev %s: %s",
-				 dirs[0], strerror(errno));
-			return 1;
+				 dirs[0], strerror(err));
+			/* A kernel with tracefs must let root mount it. */
+			return has_tracefs() ? -err : 1;
 		}
 		t->mounted = true;
 		snprintf(t->dir, sizeof(t->dir), "%s", dirs[0]);
