@@ -805,11 +805,8 @@ int xpoll_ctl_file(struct xpoll_instance *ep, int op, struct file *tfile,
 
 	if (!file_can_poll(tfile))
 		return -EPERM;
-	if (op != XPOLL_CTL_DEL) {
-		if (xpoll_ring_check_events(ep, events))
-			return -EINVAL;
+	if (op != XPOLL_CTL_DEL)
 		ep_take_care_of_epollwakeup(&ev);
-	}
 	if (tfile == ep->file)
 		return -EINVAL;
 
@@ -856,6 +853,11 @@ again:
 		mutex_lock(&ep->mtx);
 	}
 	xpoll_reap_closed(ep);
+	/* Under ep->mtx: a ring's setup takes it too. */
+	if (op != XPOLL_CTL_DEL && xpoll_ring_check_events(ep, events)) {
+		err = -EINVAL;
+		goto out;
+	}
 	if (op == XPOLL_CTL_ADD && kind == XPOLL_KIND_XPOLL &&
 	    xpoll_loop_check(ep, tfile->private_data)) {
 		err = -ELOOP;

@@ -24,10 +24,12 @@
  * - Slot numbers come from ring->slots_ida under ep->mtx: one per item
  *   from ADD to its removal; a closed item's ready bits are cleared when
  *   its file's close hands it over (xpoll_item_orphan()).
- * - An item of a ring instance is never on the ready list nor on ovflist
- *   (no transfer, instance poll or minimum-count wait scans a ring
- *   instance), so it keeps its slot number where the ovflist link would
- *   be (struct xpoll_item).
+ * - An item of a ring instance is never on ovflist (no transfer, instance
+ *   poll or minimum-count wait scans a ring instance), so it keeps its
+ *   slot number where the ovflist link would be (struct xpoll_item).  It
+ *   is on the ready list only between a wakeup that said no bits and the
+ *   re-poll that posts what it is ready for (xpoll_ring_repoll(), under
+ *   ep->mtx; a removal takes it off, as any item's).
  *
  * Nothing the kernel reads from the mapping is trusted: the tail and the
  * slot numbers are the kernel's own, the head only decides whether the
@@ -128,7 +130,9 @@ static struct xpoll_ring *xpoll_ring_alloc(u32 entries,
 	if (!r)
 		return NULL;
 	r->size = PAGE_ALIGN(ring_off + entries * sizeof(u32));
-	r->hdr = __vmalloc(r->size, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	/* A user's request, refused with ENOMEM: no warning (as io_uring). */
+	r->hdr = __vmalloc(r->size,
+			   GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN);
 	if (!r->hdr)
 		goto out_free;
 	r->user = get_current_user();
@@ -220,11 +224,13 @@ int xpoll_mmap(struct file *file, struct vm_area_struct *vma)
 
 /*
  * The modes a ring instance allows (see the uapi header): EPOLLET always,
- * EPOLLWAKEUP never.  @events as the caller passed them.
+ * EPOLLWAKEUP never.  @events as the caller passed them; under ep->mtx,
+ * which the setup holds.
  */
 int xpoll_ring_check_events(struct xpoll_instance *ep, __poll_t events)
 {
-	if (!READ_ONCE(ep->ring))
+	lockdep_assert_held(&ep->mtx);
+	if (!ep->ring)
 		return 0;
 	return (events & EPOLLET) && !(events & EPOLLWAKEUP) ? 0 : -EINVAL;
 }
@@ -256,10 +262,14 @@ void xpoll_ring_modify(struct xpoll_instance *ep, struct xpoll_item *it,
 	struct xpoll_ring_slot *s = xpoll_ring_slot(ep->ring, it);
 
 	lockdep_assert_held(&ep->mtx);
-	/* Under ep->lock: the producer disarms EPOLLONESHOT items. */
+	/*
+	 * Under ep->lock: the producer disarms EPOLLONESHOT items.  Bits of
+	 * the old interest set go: MOD's re-poll posts what is ready now.
+	 */
 	spin_lock_irq(&ep->lock);
 	WRITE_ONCE(it->events, events);
 	WRITE_ONCE(s->events, (__force u32)events);
+	atomic_set(xpoll_ring_ready(s), 0);
 	spin_unlock_irq(&ep->lock);
 	WRITE_ONCE(s->data, data);
 }
@@ -288,9 +298,11 @@ void xpoll_ring_slot_put(struct xpoll_instance *ep, struct xpoll_item *it)
 /*
  * The producer: @it has an event @bits (0: the waker did not say which),
  * under ep->lock.  Sets the slot's ready bits and appends its index if
- * they were 0; disarms an EPOLLONESHOT item.  Returns true if the slot
- * was appended, or could not be for a full ring (hdr.overflow is set):
- * either way a waiter has something to see.
+ * they were 0; disarms an EPOLLONESHOT item.  An event without bits puts
+ * the item on the ready list for a re-poll (xpoll_ring_repoll()) and
+ * sets hdr.repoll.  Returns true if the slot was appended, or could not
+ * be for a full ring (hdr.overflow is set), or awaits its re-poll: a
+ * waiter has something to see.
  */
 bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 		     __poll_t bits)
@@ -301,9 +313,16 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 	u32 tail = r->tail;
 
 	lockdep_assert_held(&ep->lock);
-	bits = bits ? bits & events :
-		      events & ~(EPOLLERR | EPOLLHUP);
-	bits &= ~XPOLL_PRIVATE_BITS;
+	if (!bits) {
+		if (list_empty(&it->rdllink)) {
+			list_add_tail(&it->rdllink, &ep->rdllist);
+			xpoll_count_ready(ep, 1);
+		}
+		/* Pairs with the consumer's load-acquire of repoll. */
+		smp_store_release(&r->hdr->repoll, 1);
+		return true;
+	}
+	bits &= events & ~XPOLL_PRIVATE_BITS;
 	if (!bits)
 		return false;
 	if (events & EPOLLONESHOT)
@@ -312,6 +331,8 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 	if (atomic_fetch_or((__force int)bits, xpoll_ring_ready(s)))
 		return false;
 	if (tail - READ_ONCE(r->hdr->head) >= r->entries) {
+		/* Its tail again, for a consumer that reset its header. */
+		WRITE_ONCE(r->hdr->tail, tail);
 		/* Pairs with the consumer's exchange of overflow. */
 		smp_store_release(&r->hdr->overflow, 1);
 		return true;
@@ -329,8 +350,8 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 /*
  * What a wait or a poll of a ring instance sees: the indices in the
  * ring, at most entries (a hostile head counts as a full ring), or 1 for
- * an empty ring with overflow set.  Without a lock: the sleeper checks it
- * again under ep->lock.
+ * an empty ring with overflow set or items to re-poll.  Without a lock:
+ * the sleeper checks it again under ep->lock.
  */
 u32 xpoll_ring_count(struct xpoll_instance *ep)
 {
@@ -339,9 +360,55 @@ u32 xpoll_ring_count(struct xpoll_instance *ep)
 
 	if (n > r->entries)
 		n = r->entries;
-	if (!n && READ_ONCE(r->hdr->overflow))
+	if (!n && (READ_ONCE(r->hdr->overflow) ||
+		   !list_empty_careful(&ep->rdllist)))
 		n = 1;
 	return n;
+}
+
+/*
+ * The re-poll of the items whose wakeup said no bits (xpoll_ring_post()),
+ * by a wait on the ring instance: what each is ready for is posted to the
+ * ring.  Each item leaves the ready list under ep->lock before it is
+ * polled, so a wakeup that comes meanwhile queues it for the next pass;
+ * one pass takes the items queued when it began.  Under ep->mtx, which
+ * keeps them from being removed.
+ */
+void xpoll_ring_repoll(struct xpoll_instance *ep)
+{
+	struct xpoll_ring *r = ep->ring;
+	struct xpoll_item *it;
+	__poll_t revents;
+	LIST_HEAD(todo);
+	poll_table pt;
+
+	if (list_empty_careful(&ep->rdllist))
+		return;
+	init_poll_funcptr(&pt, NULL);
+	mutex_lock(&ep->mtx);
+	spin_lock_irq(&ep->lock);
+	WRITE_ONCE(r->hdr->repoll, 0);
+	list_splice_init(&ep->rdllist, &todo);
+	spin_unlock_irq(&ep->lock);
+	for (;;) {
+		spin_lock_irq(&ep->lock);
+		it = list_first_entry_or_null(&todo, struct xpoll_item,
+					      rdllink);
+		if (it) {
+			list_del_init(&it->rdllink);
+			xpoll_count_ready(ep, -1);
+		}
+		spin_unlock_irq(&ep->lock);
+		if (!it)
+			break;
+		revents = xpoll_item_poll(it, &pt, 1, true);
+		if (revents) {
+			spin_lock_irq(&ep->lock);
+			xpoll_ring_post(ep, it, revents);
+			spin_unlock_irq(&ep->lock);
+		}
+	}
+	mutex_unlock(&ep->mtx);
 }
 
 /* The fdinfo line of a ring instance; under ep->mtx. */

@@ -200,11 +200,8 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 
 	if (c->fd != -1)
 		return -EINVAL;
-	if (c->op != XPOLL_CTL_DEL) {
-		if (xpoll_ring_check_events(ep, ev.events))
-			return -EINVAL;
+	if (c->op != XPOLL_CTL_DEL)
 		ep_take_care_of_epollwakeup(&ev);
-	}
 	if (c->op != XPOLL_CTL_DEL && (ev.events & EPOLLEXCLUSIVE)) {
 		if (c->op == XPOLL_CTL_MOD)
 			return -EINVAL;
@@ -230,6 +227,12 @@ static int xpoll_uevent_change(struct xpoll_instance *ep,
 	mutex_lock(&ep->mtx);
 	/* Closed items stay charged until reaped: reap before charging. */
 	xpoll_reap_closed(ep);
+	/* Under ep->mtx: a ring's setup takes it too. */
+	if (c->op != XPOLL_CTL_DEL &&
+	    xpoll_ring_check_events(ep, (__force __poll_t)c->events)) {
+		mutex_unlock(&ep->mtx);
+		return -EINVAL;
+	}
 	uev = xpoll_uevent_find(ep, c->key);
 	switch (c->op) {
 	case XPOLL_CTL_ADD:

@@ -321,11 +321,18 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 	eavail = xpoll_events_available(ep);
 	for (;;) {
 		if (eavail) {
-			/* A ring instance's wait stores nothing (ring.c). */
-			if (READ_ONCE(ep->ring))
+			/*
+			 * A ring instance's wait stores nothing (ring.c); one
+			 * begun with a buffer before the setup is refused.
+			 */
+			if (READ_ONCE(ep->ring)) {
+				if (sink->uptr)
+					return -EINVAL;
+				xpoll_ring_repoll(ep);
 				res = min_t(u32, xpoll_ring_count(ep), maxevents);
-			else
+			} else {
 				res = xpoll_send_events(ep, sink, maxevents);
+			}
 			if (res)
 				return res;
 		}

@@ -676,6 +676,7 @@ void xpoll_ring_slot_put(struct xpoll_instance *ep, struct xpoll_item *it);
 bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 		     __poll_t bits);
 u32 xpoll_ring_count(struct xpoll_instance *ep);
+void xpoll_ring_repoll(struct xpoll_instance *ep);
 void xpoll_ring_show(struct seq_file *m, struct xpoll_instance *ep);
 void xpoll_ring_free(struct xpoll_instance *ep);
 

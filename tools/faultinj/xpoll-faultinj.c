@@ -19,28 +19,44 @@
  * succeed anyway (the allocation had a fallback, e.g. kmemleak's own
  * metadata pool): "absorbed". Any other errno fails the test.
  *
+ * The ready ring (XPOLL_FEAT_RING) is swept in a child process that runs
+ * as uid 65532 with RLIMIT_MEMLOCK at RING_LOCK_PAGES pages, so that a
+ * failure that kept its charge makes the retry fail: RING_SETUP (the
+ * ring, its mapping's memory, the charge), mmap of a ring instance, the
+ * first ADD of a ring instance (its slot numbers' first allocation), ADD
+ * of a file, of a ready file (appended at once: on ENOMEM the ring's
+ * tail, overflow and ready bits are unchanged), of a user event, ADD
+ * through CTL_WAIT, a trigger, a wait.  At its end every ring is released
+ * and the whole limit must be charged again at once.
+ *
  * At the end a kmemleak scan must not name xpoll.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <linux/xpoll.h>
 
 #define FAILSLAB "/sys/kernel/debug/failslab/"
 #define MAX_NTH 400
 
-static int nth_fd = -1, inst = -1;
+static int nth_fd = -1, inst = -1, have_ring;
 static int tests, failed;
 static long total_enomem, total_absorbed;
 static char saved_ign[16], saved_verbose[16];
@@ -168,7 +184,25 @@ struct op {
 	int (*do_op)(void);
 	void (*undo)(void);
 	int is_open;	/* open(): the instance is not involved */
+	/*
+	 * The state an ENOMEM must leave as it was (default: inst's fdinfo
+	 * and events); with refresh it is taken again after each undo (an
+	 * undo that cannot put back a ring's tail).
+	 */
+	void (*state)(char *info, size_t ilen, char *ev, size_t elen);
+	int refresh;
 };
+
+static void op_state(const struct op *o, char *info, size_t ilen, char *ev,
+		     size_t elen)
+{
+	if (o->state) {
+		o->state(info, ilen, ev, elen);
+		return;
+	}
+	fdinfo(inst, info, ilen);
+	events_now(ev, elen);
+}
 
 static int extra_e, extra_dup, extra_inst, extra_ep, extra_sock[2], opened = -1;
 static int extra_proc, extra_pty;
@@ -450,39 +484,38 @@ static void nothing(void)
 }
 
 static const struct op ops[] = {
-	{ "open", op_open, undo_open, 1 },
-	{ "ctl_add_eventfd", op_add_new, undo_add_new, 0 },
-	{ "ctl_add_dup_of_watched_file", op_add_dup, undo_add_dup, 0 },
-	{ "ctl_add_pipe_two_queues", op_add_pipe, undo_add_pipe, 0 },
-	{ "ctl_add_xpoll_instance", op_add_nested, undo_add_nested, 0 },
-	{ "ctl_add_epoll_instance", op_add_epoll, undo_add_epoll, 0 },
-	{ "ctl_add_socket_exclusive", op_add_sock, undo_add_sock, 0 },
-	{ "ctl_add_first_file_of_a_filesystem", op_add_first_on_fs, undo_add_first_on_fs, 0 },
-	{ "ctl_add_pty_master_pinned", op_add_pinned, undo_add_pinned, 0 },
-	{ "ctl_add_wakeup_source", op_add_wakeup, undo_add_wakeup, 0 },
-	{ "ctl_wait_add_eventfd", op_ctl_wait_add, undo_add_wakeup, 0 },
-	{ "ctl_mod_adds_wakeup_source", op_mod_wakeup, undo_mod, 0 },
-	{ "ctl_mod", op_mod, undo_mod, 0 },
-	{ "ctl_del", op_del, undo_del, 0 },
-	{ "user_event_add", op_uev_add, undo_uev_add, 0 },
-	{ "user_event_add_et", op_uev_add_plain, undo_uev_add, 0 },
-	{ "user_event_trigger", op_uev_trigger, undo_uev_trigger, 0 },
-	{ "ctl_wait_user_event_add_trigger", op_uev_ctl_wait, undo_uev_add, 0 },
-	{ "min_wait", op_min_wait, nothing, 0 },
-	{ "wait", op_wait, nothing, 0 },
-	{ "wait_sigmask", op_wait_sigmask, nothing, 0 },
-	{ "wait_nested", op_wait_nested, nothing, 0 },
+	{ "open", op_open, undo_open, 1, NULL, 0 },
+	{ "ctl_add_eventfd", op_add_new, undo_add_new, 0, NULL, 0 },
+	{ "ctl_add_dup_of_watched_file", op_add_dup, undo_add_dup, 0, NULL, 0 },
+	{ "ctl_add_pipe_two_queues", op_add_pipe, undo_add_pipe, 0, NULL, 0 },
+	{ "ctl_add_xpoll_instance", op_add_nested, undo_add_nested, 0, NULL, 0 },
+	{ "ctl_add_epoll_instance", op_add_epoll, undo_add_epoll, 0, NULL, 0 },
+	{ "ctl_add_socket_exclusive", op_add_sock, undo_add_sock, 0, NULL, 0 },
+	{ "ctl_add_first_file_of_a_filesystem", op_add_first_on_fs, undo_add_first_on_fs, 0, NULL, 0 },
+	{ "ctl_add_pty_master_pinned", op_add_pinned, undo_add_pinned, 0, NULL, 0 },
+	{ "ctl_add_wakeup_source", op_add_wakeup, undo_add_wakeup, 0, NULL, 0 },
+	{ "ctl_wait_add_eventfd", op_ctl_wait_add, undo_add_wakeup, 0, NULL, 0 },
+	{ "ctl_mod_adds_wakeup_source", op_mod_wakeup, undo_mod, 0, NULL, 0 },
+	{ "ctl_mod", op_mod, undo_mod, 0, NULL, 0 },
+	{ "ctl_del", op_del, undo_del, 0, NULL, 0 },
+	{ "user_event_add", op_uev_add, undo_uev_add, 0, NULL, 0 },
+	{ "user_event_add_et", op_uev_add_plain, undo_uev_add, 0, NULL, 0 },
+	{ "user_event_trigger", op_uev_trigger, undo_uev_trigger, 0, NULL, 0 },
+	{ "ctl_wait_user_event_add_trigger", op_uev_ctl_wait, undo_uev_add, 0, NULL, 0 },
+	{ "min_wait", op_min_wait, nothing, 0, NULL, 0 },
+	{ "wait", op_wait, nothing, 0, NULL, 0 },
+	{ "wait_sigmask", op_wait_sigmask, nothing, 0, NULL, 0 },
+	{ "wait_nested", op_wait_nested, nothing, 0, NULL, 0 },
 };
 
 static void run_op(int idx, const struct op *o)
 {
-	static char base_info[8192], info[8192], base_ev[256], ev[256];
+	static char base_info[8192], info[8192], base_ev[2048], ev[2048];
 	unsigned int n, left = 0;
 	int r, bad = 0, enomem = 0, absorbed = 0, allocs = -1;
-	char why[1024] = "";
+	char why[5000] = "";
 
-	fdinfo(inst, base_info, sizeof(base_info));
-	events_now(base_ev, sizeof(base_ev));
+	op_state(o, base_info, sizeof(base_info), base_ev, sizeof(base_ev));
 	for (n = 1; n <= MAX_NTH && !bad; n++) {
 		arm(n);
 		r = o->do_op();
@@ -495,15 +528,21 @@ static void run_op(int idx, const struct op *o)
 					 strerrorname_np(-r)), bad = 1;
 			else
 				o->undo();
+			if (o->refresh)
+				op_state(o, base_info, sizeof(base_info), base_ev,
+					 sizeof(base_ev));
 			break;
 		}
 		if (r == 0) {
 			absorbed++;
 			o->undo();
+			if (o->refresh)
+				op_state(o, base_info, sizeof(base_info), base_ev,
+					 sizeof(base_ev));
 		} else if (r == -ENOMEM) {
 			enomem++;
+			op_state(o, info, sizeof(info), ev, sizeof(ev));
 			if (!o->is_open) {
-				fdinfo(inst, info, sizeof(info));
 				if (strcmp(info, base_info)) {
 					snprintf(why, sizeof(why),
 						 "allocation %u failed: ENOMEM but fdinfo changed", n);
@@ -512,7 +551,6 @@ static void run_op(int idx, const struct op *o)
 				}
 			}
 			/* the instance still delivers exactly what it did */
-			events_now(ev, sizeof(ev));
 			if (!bad && strcmp(ev, base_ev)) {
 				snprintf(why, sizeof(why),
 					 "allocation %u failed: events now [%s], before [%s]",
@@ -529,6 +567,9 @@ static void run_op(int idx, const struct op *o)
 			}
 			if (!r)
 				o->undo();
+			if (o->refresh)
+				op_state(o, base_info, sizeof(base_info), base_ev,
+					 sizeof(base_ev));
 		} else {
 			snprintf(why, sizeof(why), "allocation %u failed: returned %s, not ENOMEM",
 				 n, strerrorname_np(-r));
@@ -541,7 +582,7 @@ static void run_op(int idx, const struct op *o)
 	}
 	if (!bad) {
 		/* state after all the undos is the state before */
-		fdinfo(inst, info, sizeof(info));
+		op_state(o, info, sizeof(info), ev, sizeof(ev));
 		if (strcmp(info, base_info)) {
 			snprintf(why, sizeof(why), "fdinfo differs after the run");
 			bad = 1;
@@ -556,6 +597,308 @@ static void run_op(int idx, const struct op *o)
 	}
 	printf("%sok %d %s # %d allocation points, %d failed with ENOMEM, %d absorbed\n",
 	       bad ? "not " : "", idx, o->name, allocs < 0 ? 0 : allocs, enomem, absorbed);
+}
+
+/* ---- the ready ring, swept as uid 65532 (see the top) --------------------- */
+
+#define RING_LOCK_PAGES	64
+#define RING_BIG	8192	/* entries: 41 pages, more than half the limit */
+#define RING_ENTRIES	64
+
+static int r_plain = -1, r_inst = -1, r_empty = -1, r_e_idle, r_e_ready, r_e_first;
+static struct xpoll_ring_setup r_lay;
+static void *r_map, *r_map2;
+
+static int ring_setup(int x, unsigned int entries, struct xpoll_ring_setup *out)
+{
+	struct xpoll_ring_setup r = { .entries = entries };
+
+	if (ioctl(x, XPOLL_IOC_RING_SETUP, &r))
+		return -errno;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+/* r_inst's fdinfo, and its ring as the mapping shows it */
+static void st_ring(char *info, size_t ilen, char *ev, size_t elen)
+{
+	struct xpoll_ring_hdr *h = r_map;
+	struct xpoll_ring_slot *sl = (void *)((char *)r_map + r_lay.slots_off);
+	size_t o;
+
+	fdinfo(r_inst, info, ilen);
+	o = snprintf(ev, elen, "tail %u overflow %u ready", h->tail, h->overflow);
+	for (unsigned int i = 0; i < RING_ENTRIES && o < elen; i++)
+		if (sl[i].ready)
+			o += snprintf(ev + o, elen - o, " %u:%x", i, sl[i].ready);
+}
+
+/* the instance a setup turns into a ring: plain until it succeeds */
+static void st_plain(char *info, size_t ilen, char *ev, size_t elen)
+{
+	fdinfo(r_plain, info, ilen);
+	snprintf(ev, elen, "-");
+}
+
+static void st_empty(char *info, size_t ilen, char *ev, size_t elen)
+{
+	fdinfo(r_empty, info, ilen);
+	snprintf(ev, elen, "-");
+}
+
+/* Takes everything in r_inst's ring: head to tail, ready bits to 0. */
+static void ring_drain(void)
+{
+	struct xpoll_ring_hdr *h = r_map;
+	struct xpoll_ring_slot *sl = (void *)((char *)r_map + r_lay.slots_off);
+
+	h->overflow = 0;
+	__atomic_store_n(&h->head, __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < RING_ENTRIES; i++)
+		__atomic_exchange_n(&sl[i].ready, 0, __ATOMIC_ACQ_REL);
+}
+
+static int op_ring_setup(void)
+{
+	return ring_setup(r_plain, RING_BIG, NULL);
+}
+
+static void undo_ring_setup(void)
+{
+	/* a ring is for good: a new plain instance in its place */
+	close(r_plain);
+	r_plain = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+static int op_ring_mmap(void)
+{
+	r_map2 = mmap(NULL, r_lay.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      r_inst, 0);
+	return r_map2 == MAP_FAILED ? -errno : 0;
+}
+
+static void undo_ring_mmap(void)
+{
+	munmap(r_map2, r_lay.mmap_size);
+}
+
+static int op_ring_first_add(void)
+{
+	return xp_ctl(r_empty, XPOLL_CTL_ADD, r_e_first, EPOLLIN | EPOLLET, 0x30);
+}
+
+static void undo_ring_first_add(void)
+{
+	xp_ctl(r_empty, XPOLL_CTL_DEL, r_e_first, 0, 0);
+}
+
+static int op_ring_add(void)
+{
+	return xp_ctl(r_inst, XPOLL_CTL_ADD, r_e_idle, EPOLLIN | EPOLLET, 0x31);
+}
+
+static void undo_ring_add(void)
+{
+	xp_ctl(r_inst, XPOLL_CTL_DEL, r_e_idle, 0, 0);
+}
+
+static int op_ring_add_ready(void)
+{
+	return xp_ctl(r_inst, XPOLL_CTL_ADD, r_e_ready,
+		      EPOLLIN | EPOLLET | EPOLLONESHOT, 0x32);
+}
+
+static void undo_ring_add_ready(void)
+{
+	xp_ctl(r_inst, XPOLL_CTL_DEL, r_e_ready, 0, 0);
+	ring_drain();
+}
+
+static int op_ring_uev_add(void)
+{
+	return xp_uev(r_inst, XPOLL_CTL_ADD, UEV_NEW, EPOLLIN | EPOLLET, 0x33);
+}
+
+static void undo_ring_uev_add(void)
+{
+	xp_uev(r_inst, XPOLL_CTL_DEL, UEV_NEW, 0, 0);
+}
+
+static int op_ring_uev_trigger(void)
+{
+	return xp_uev(r_inst, XPOLL_CTL_TRIGGER, UEV_BASE, EPOLLIN, 0);
+}
+
+static void undo_ring_drain(void)
+{
+	ring_drain();
+}
+
+/* ADD through CTL_WAIT, whose wait (events 0) counts the ring */
+static int op_ring_ctl_wait_add(void)
+{
+	struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .fd = r_e_idle,
+			       .events = EPOLLIN | EPOLLET, .data = 0x34 };
+	int32_t res = 1;
+	struct xpoll_ctl_wait cw = {
+		.ctls = (uintptr_t)&c, .results = (uintptr_t)&res, .nr = 1,
+		.wait = { .maxevents = 16 },
+	};
+
+	if (ioctl(r_inst, XPOLL_IOC_CTL_WAIT, &cw) < 0)
+		return -errno;
+	return res;
+}
+
+static int op_ring_wait(void)
+{
+	struct xpoll_wait w = { .maxevents = 16 };
+
+	return ioctl(r_inst, XPOLL_IOC_WAIT, &w) < 0 ? -errno : 0;
+}
+
+static const struct op ring_ops[] = {
+	{ "ring_setup", op_ring_setup, undo_ring_setup, 0, st_plain, 1 },
+	{ "ring_mmap", op_ring_mmap, undo_ring_mmap, 0, st_ring, 0 },
+	{ "ring_first_add", op_ring_first_add, undo_ring_first_add, 0, st_empty, 0 },
+	{ "ring_add_eventfd", op_ring_add, undo_ring_add, 0, st_ring, 0 },
+	{ "ring_add_ready_eventfd", op_ring_add_ready, undo_ring_add_ready, 0, st_ring, 1 },
+	{ "ring_user_event_add", op_ring_uev_add, undo_ring_uev_add, 0, st_ring, 0 },
+	{ "ring_user_event_trigger", op_ring_uev_trigger, undo_ring_drain, 0, st_ring, 1 },
+	{ "ring_ctl_wait_add", op_ring_ctl_wait_add, undo_ring_add, 0, st_ring, 1 },
+	{ "ring_wait", op_ring_wait, nothing, 0, st_ring, 0 },
+};
+#define NRING_OPS ((int)(sizeof(ring_ops) / sizeof(ring_ops[0])))
+
+/*
+ * The child: uid 65532, RLIMIT_MEMLOCK RING_LOCK_PAGES pages, its own
+ * fail-nth.  Writes "tests failed enomem absorbed" to @out.
+ */
+static void ring_child(int first, int out)
+{
+	struct rlimit rl = { RING_LOCK_PAGES * 4096UL, RING_LOCK_PAGES * 4096UL };
+	char res[64];
+	int a, b, r, len;
+
+	tests = failed = 0;
+	total_enomem = total_absorbed = 0;
+	/* first, while root may raise it too */
+	if (setrlimit(RLIMIT_MEMLOCK, &rl)) {
+		printf("Bail out! RLIMIT_MEMLOCK: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) || setresgid(65532, 65532, 65532) ||
+	     setresuid(65532, 65532, 65532))) {
+		printf("Bail out! cannot become uid 65532: %s\n", strerror(errno));
+		_exit(1);
+	}
+	prctl(PR_SET_DUMPABLE, 1);
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	r_plain = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	r_inst = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	r_empty = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	r_e_idle = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	r_e_ready = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	r_e_first = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	a = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	r = nth_fd < 0 || r_plain < 0 || r_inst < 0 || r_empty < 0 || a < 0;
+	/* the baseline: a ring with a ready item, an idle one, a user event */
+	r = r || ring_setup(r_inst, RING_ENTRIES, &r_lay) ||
+	    ring_setup(r_empty, RING_ENTRIES, NULL);
+	if (!r) {
+		r_map = mmap(NULL, r_lay.mmap_size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, r_inst, 0);
+		r = r_map == MAP_FAILED;
+	}
+	r = r || xp_ctl(r_inst, XPOLL_CTL_ADD, a, EPOLLIN | EPOLLET, 0x35) ||
+	    xp_uev(r_inst, XPOLL_CTL_ADD, UEV_BASE, EPOLLIN | EPOLLET, 0x36);
+	if (r) {
+		printf("Bail out! ring setup as uid 65532 failed: %s\n", strerror(errno));
+		_exit(1);
+	}
+	/* the ready item's event stays in the ring, as part of the state */
+	for (int i = 0; i < NRING_OPS; i++)
+		run_op(first + i, &ring_ops[i]);
+
+	/*
+	 * Everything released: the whole limit again, and not more, one
+	 * page (a ring of RING_ENTRIES) at a time.
+	 */
+	munmap(r_map, r_lay.mmap_size);
+	close(r_inst);
+	close(r_empty);
+	close(r_plain);
+	{
+		int fds[RING_LOCK_PAGES + 1], got = 0;
+
+		r = 0;
+		for (a = 0; a <= RING_LOCK_PAGES; a++) {
+			fds[a] = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+			b = ring_setup(fds[a], RING_ENTRIES, NULL);
+			got += !b;
+			if (b && (b != -ENOMEM || a < RING_LOCK_PAGES))
+				r = b;
+		}
+		for (a = 0; a <= RING_LOCK_PAGES; a++)
+			close(fds[a]);
+		tests++;
+		len = got != RING_LOCK_PAGES;
+		if (len) {
+			failed++;
+			printf("# ring charges: after every ring was released, %d rings of one page were set up under a limit of %d pages (first error %s)\n",
+			       got, RING_LOCK_PAGES, r ? strerrorname_np(-r) : "none");
+		}
+		printf("%sok %d ring_charges_given_back # RLIMIT_MEMLOCK %d pages, uid %d\n",
+		       len ? "not " : "", first + NRING_OPS, RING_LOCK_PAGES, (int)getuid());
+	}
+	len = snprintf(res, sizeof(res), "%d %d %ld %ld\n", tests, failed,
+		       total_enomem, total_absorbed);
+	if (write(out, res, len) != len)
+		_exit(1);
+	_exit(0);
+}
+
+/* Runs the ring sweep in its child; its tests are numbered from @first. */
+static void ring_sweep(int first)
+{
+	int p[2], t = 0, f = 0, st;
+	long en = 0, ab = 0;
+	char res[64] = "";
+	time_t t0 = time(NULL);
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		perror("pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		ring_child(first, p[1]);
+	}
+	close(p[1]);
+	n = read(p[0], res, sizeof(res) - 1);
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) || n <= 0 ||
+	    sscanf(res, "%d %d %ld %ld", &t, &f, &en, &ab) != 4) {
+		printf("# the ring sweep's process failed (status %#x)\n", pid < 0 ? -1 : st);
+		for (int i = t; i <= NRING_OPS; i++)
+			printf("not ok %d ring sweep # did not run\n", first + i);
+		tests += NRING_OPS + 1;
+		failed += NRING_OPS + 1;
+		return;
+	}
+	tests += t;
+	failed += f;
+	total_enomem += en;
+	total_absorbed += ab;
+	printf("# ring sweep (uid 65532): %ld s, %ld failed with ENOMEM, %ld absorbed\n",
+	       (long)(time(NULL) - t0), en, ab);
 }
 
 static void restore_failslab(void)
@@ -622,7 +965,16 @@ int main(void)
 		restore_failslab();
 		return 4;
 	}
-	printf("1..%zu\n", sizeof(ops) / sizeof(ops[0]) + 2);
+	{
+		struct xpoll_version v = { 0 };
+		int x = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+
+		have_ring = x >= 0 && !ioctl(x, XPOLL_IOC_VERSION, &v) &&
+			    (v.features & XPOLL_FEAT_RING);
+		if (x >= 0)
+			close(x);
+	}
+	printf("1..%zu\n", sizeof(ops) / sizeof(ops[0]) + NRING_OPS + 1 + 2);
 
 	/* the baseline instance: two ready LT items, one idle ET item */
 	inst = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
@@ -658,6 +1010,15 @@ int main(void)
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		run_op(i + 1, &ops[i]);
+	if (have_ring) {
+		ring_sweep(i + 1);
+	} else {
+		for (int k = 0; k <= NRING_OPS; k++)
+			printf("ok %d %s # SKIP the module has no XPOLL_FEAT_RING\n",
+			       (int)i + 1 + k, k < NRING_OPS ? ring_ops[k].name :
+			       "ring_charges_given_back");
+		tests += NRING_OPS + 1;
+	}
 	restore_failslab();
 	printf("# allocation sites failed on purpose: %ld with a clean ENOMEM, %ld absorbed by a fallback\n",
 	       total_enomem, total_absorbed);

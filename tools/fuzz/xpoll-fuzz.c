@@ -43,6 +43,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,16 @@ static int open_object(uint64_t *rs)
 
 	switch (rnd(rs) % 12) {
 	case 0: case 1: case 2: case 3:
-		return open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+		fd = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && rnd(rs) % 4 == 0) {
+			/* a ring instance (when the module has rings) */
+			struct xpoll_ring_setup r = { .entries = 1u << (rnd(rs) % 7) };
+
+			if (ioctl(fd, XPOLL_IOC_RING_SETUP, &r) && errno != ENOTTY &&
+			    errno != ENOMEM)
+				perror("RING_SETUP of a pool instance");
+		}
+		return fd;
 	case 4:
 		return eventfd(rnd(rs) & 1, EFD_NONBLOCK | EFD_CLOEXEC);
 	case 5:
@@ -323,6 +333,10 @@ static unsigned long bad_cmd(uint64_t *rs)
 		_IO(XPOLL_IOC_MAGIC, 0x10), _IO(XPOLL_IOC_MAGIC, 0x11),
 		_IOW(XPOLL_IOC_MAGIC, 0x04, struct xpoll_ctl_wait),
 		_IOWR(XPOLL_IOC_MAGIC, 0x04, struct xpoll_wait),
+		_IOR(XPOLL_IOC_MAGIC, 0x05, struct xpoll_ring_setup),
+		_IOW(XPOLL_IOC_MAGIC, 0x05, struct xpoll_ring_setup),
+		_IOWR(XPOLL_IOC_MAGIC, 0x05, struct xpoll_ring_hdr),
+		_IO(XPOLL_IOC_MAGIC, 0x05),
 	};
 	unsigned long c;
 	unsigned int type;
@@ -335,7 +349,7 @@ static unsigned long bad_cmd(uint64_t *rs)
 			c = _IOC(rnd(rs) % 4, XPOLL_IOC_MAGIC, 4 + rnd(rs) % 252,
 				 rnd(rs) % 256);
 		} while (c == XPOLL_IOC_SET_PARAMS || c == XPOLL_IOC_GET_PARAMS ||
-			 c == XPOLL_IOC_CTL_WAIT);
+			 c == XPOLL_IOC_CTL_WAIT || c == XPOLL_IOC_RING_SETUP);
 		return c;
 	default:
 		/*
@@ -476,12 +490,20 @@ static int gen_ctl(uint64_t *rs, int xfd, struct xpoll_ctl *c)
 	return must;
 }
 
-static void fz_ctl(int xfd, uint64_t *rs)
+static int ring_refuses(const struct xpoll_ctl *c);
+
+/*
+ * @ring: @xfd is a ring instance, whose items must be EPOLLET and not
+ * EPOLLWAKEUP (must fail otherwise).
+ */
+static void fz_ctl_on(int xfd, uint64_t *rs, int ring)
 {
 	struct xpoll_ctl c, *p;
 	int kind, ret, err, must;
 
 	must = gen_ctl(rs, xfd, &c);
+	if (ring && ring_refuses(&c))
+		must = 1;
 	p = pick_ptr(rs, &c, sizeof(c), &kind);
 	if (kind == P_GOOD && p != &c)
 		memcpy(p, &c, sizeof(c));
@@ -497,10 +519,15 @@ static void fz_ctl(int xfd, uint64_t *rs)
 			atomic_fetch_add(&uev_ok, 1);
 	}
 	if (kind == P_GOOD)
-		judge(c.flags & XPOLL_CTL_USER ? "CTL user event" : "CTL", ret,
-		      err, must, 0);
+		judge(ring ? "CTL on a ring instance" : c.flags & XPOLL_CTL_USER ?
+		      "CTL user event" : "CTL", ret, err, must, 0);
 	else
 		judge("CTL", ret, err, kind != P_MAYBE, 0);
+}
+
+static void fz_ctl(int xfd, uint64_t *rs)
+{
+	fz_ctl_on(xfd, rs, 0);
 }
 
 /*
@@ -1265,6 +1292,579 @@ static void fz_pool(uint64_t *rs)
 	}
 }
 
+/* ---- the ready ring (XPOLL_FEAT_RING) -------------------------------------- */
+
+/*
+ * XPOLL_IOC_RING_SETUP's must-fail rules (uapi/linux/xpoll.h, "Setup"),
+ * each on an instance of its own so that the one errno is exact: entries
+ * 0, not a power of 2 or above XPOLL_RING_MAX_ENTRIES, flags or reserved
+ * not 0: EINVAL; items, a user event or a ring already: EBUSY; an item
+ * whose file was closed, or deleted, no longer counts.  A good setup's
+ * layout is checked, then mmap() with random lengths, offsets, flags and
+ * protections (EINVAL for an offset, MAP_PRIVATE, a length past
+ * mmap_size; ENODEV on an instance without a ring), the modes of a ring
+ * instance (EPOLLET required, EPOLLWAKEUP refused: EINVAL), ENOSPC past
+ * entries items, and its WAIT (events or min_events set: EINVAL).  Each
+ * fuzz thread also keeps a ring instance of its own, mapped, that the
+ * generic calls hit (fz_ctl with the ring's rules, WAIT, CTL_WAIT,
+ * harvests, scribbles over its mapping, re-created now and then), and the
+ * descriptor pool holds ring instances too.
+ */
+static int have_ring;
+static atomic_long ring_setups, ring_setup_ok, ring_maps, ring_map_ok,
+	ring_prefix_ok, ring_prefix_refused, ring_exec_ok, ring_waits,
+	ring_wait_ok, ring_harvests, ring_events, ring_recreated, ring_enospc,
+	ring_grew;
+
+struct fz_ring {
+	int fd;
+	unsigned int entries;
+	size_t size;
+	void *map;
+	uint32_t slots_off, ring_off;
+};
+
+static __thread struct fz_ring myring = { .fd = -1 };
+static __thread int ring_base;	/* RING_BASE + RING_SPAN * thread */
+
+#define RING_BASE 1024
+#define RING_SPAN 16
+
+/*
+ * A descriptor born for the ring calls, moved to number @slot of the
+ * thread's range, out of pick_fd()'s reach (see pool_births): called
+ * with pool_births held for writing.
+ */
+static int ring_hi(int fd, int slot)
+{
+	int h;
+
+	if (fd < 0)
+		return -1;
+	h = dup3(fd, ring_base + slot, O_CLOEXEC);
+	close(fd);
+	return h;
+}
+
+/* judge(), where the ring's own errno (EBUSY: setup) is documented too */
+static void judge_x(const char *what, int ret, int err, int must_fail, int exact)
+{
+	if (ret < 0 && err == EBUSY) {
+		atomic_fetch_add(&calls, 1);
+		atomic_fetch_add(&errno_hist[err], 1);
+		if (exact && err != exact && err != EINTR) {
+			atomic_fetch_add(&contract_fail, 1);
+			report(what, ret, err, "expected another errno");
+		}
+		return;
+	}
+	judge(what, ret, err, must_fail, exact);
+}
+
+static int ring_setup_raw(int fd, unsigned int entries, struct xpoll_ring_setup *out)
+{
+	struct xpoll_ring_setup r = { .entries = entries };
+	int ret = ioctl(fd, XPOLL_IOC_RING_SETUP, &r);
+
+	if (out)
+		*out = r;
+	return ret;
+}
+
+/* A layout that holds the header, the slots and the ring, page-sized. */
+static void check_layout(const struct xpoll_ring_setup *r, unsigned int entries)
+{
+	if (r->mmap_size % PG || r->slots_off < sizeof(struct xpoll_ring_hdr) ||
+	    r->slots_off % 8 || r->ring_off % 4 ||
+	    r->ring_off < r->slots_off + (uint64_t)entries * sizeof(struct xpoll_ring_slot) ||
+	    r->mmap_size < r->ring_off + (uint64_t)entries * sizeof(uint32_t)) {
+		atomic_fetch_add(&contract_fail, 1);
+		report("RING_SETUP", 0, 0, "layout does not hold the ring");
+	}
+}
+
+/*
+ * The consumer (uapi "Consumer"), bounded: the mapping is ours to
+ * scribble, so any word may be garbage.  Returns the events taken.
+ */
+static int fz_harvest(struct fz_ring *r, struct epoll_event *ev, int max)
+{
+	struct xpoll_ring_hdr *h = r->map;
+	struct xpoll_ring_slot *slots = (void *)((char *)r->map + r->slots_off);
+	uint32_t *ring = (void *)((char *)r->map + r->ring_off);
+	uint32_t head, tail, idx, bits, mask = r->entries - 1;
+	int n = 0, spins = 0, ovf;
+
+	ovf = __atomic_exchange_n(&h->overflow, 0, __ATOMIC_ACQ_REL);
+	tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	head = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+	while (n < max && (int32_t)(tail - head) > 0 && spins++ < 4096) {
+		idx = __atomic_load_n(&ring[head & mask], __ATOMIC_RELAXED);
+		if (!__atomic_compare_exchange_n(&h->head, &head, head + 1, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		head++;
+		if (idx >= r->entries)
+			continue;
+		bits = __atomic_exchange_n(&slots[idx].ready, 0, __ATOMIC_ACQ_REL);
+		if (bits) {
+			ev[n].events = bits;
+			ev[n++].data.u64 = slots[idx].data;
+		}
+	}
+	for (uint32_t i = 0; ovf && i < r->entries && n < max; i++) {
+		bits = __atomic_exchange_n(&slots[i].ready, 0, __ATOMIC_ACQ_REL);
+		if (bits) {
+			ev[n].events = bits;
+			ev[n++].data.u64 = slots[i].data;
+		}
+	}
+	atomic_fetch_add(&ring_harvests, 1);
+	atomic_fetch_add(&ring_events, n);
+	return n;
+}
+
+/*
+ * mmap() of instance @x (@size: its mmap_size, 0: no ring) with random
+ * length, offset, flags and protection; then a look at what was mapped.
+ */
+static void fz_ring_mmap(int x, size_t size, unsigned int entries, uint64_t *rs)
+{
+	static const int prots[] = {
+		PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE, PROT_READ,
+		PROT_WRITE, PROT_NONE, PROT_READ | PROT_EXEC,
+		PROT_READ | PROT_WRITE | PROT_EXEC,
+	};
+	size_t len = size ? size : PG, full = size;
+	off_t off = 0;
+	int flags = MAP_SHARED, prot = prots[rnd(rs) % 7], must = 0, exact = 0;
+	int prefix = 0, ret, err;
+	void *m;
+
+	switch (rnd(rs) % 10) {
+	case 0:
+		len = PG * (1 + rnd(rs) % 4);	/* a prefix, all, or more */
+		break;
+	case 1:
+		len = full + PG * (1 + rnd(rs) % 4);
+		break;
+	case 2:
+		len = full ? full - 1 - rnd(rs) % PG : PG;	/* not page-sized */
+		break;
+	case 3:
+		off = PG * (off_t)(1 + rnd(rs) % 8);
+		break;
+	case 4:
+		flags = MAP_PRIVATE;
+		break;
+	case 5:
+		flags = chance(rs, 2) ? MAP_SHARED_VALIDATE : MAP_SHARED | MAP_POPULATE;
+		break;
+	case 6:
+		len = chance(rs, 2) ? 0 : (size_t)1 << (40 + rnd(rs) % 8);
+		break;
+	default:
+		break;
+	}
+	if (!len)
+		must = 1;	/* mmap(2): EINVAL */
+	if (size) {
+		size_t pages = (len + PG - 1) / PG * PG;
+
+		if (off || flags == MAP_PRIVATE || pages > full)
+			must = 1;
+		if ((off || flags == MAP_PRIVATE) && len && len <= full)
+			exact = EINVAL;
+		prefix = len && pages < full && !off && flags != MAP_PRIVATE &&
+			 !(prot & PROT_EXEC);
+	} else {
+		must = 1;	/* no ring yet: nothing to map */
+		if (len && len <= PG && !off && flags != MAP_PRIVATE)
+			exact = ENODEV;
+	}
+	m = mmap(NULL, len, prot, flags, x, off);
+	ret = m == MAP_FAILED ? -1 : 0;
+	err = errno;
+	atomic_fetch_add(&ring_maps, 1);
+	atomic_fetch_add(&calls, 1);
+	if (ret == 0) {
+		atomic_fetch_add(&errno_hist[0], 1);
+		atomic_fetch_add(&ring_map_ok, 1);
+		if (must) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("mmap", 0, 0, size ? "mapped with an offset, MAP_PRIVATE or past mmap_size"
+						 : "an instance without a ring was mapped");
+		}
+		ring_prefix_ok += prefix;
+		if (prot & PROT_EXEC)
+			atomic_fetch_add(&ring_exec_ok, 1);
+		if ((prot & PROT_READ) && len >= sizeof(struct xpoll_ring_hdr) &&
+		    ((struct xpoll_ring_hdr *)m)->entries != entries) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("mmap", 0, 0, "hdr.entries is not the setup's");
+		}
+		if ((prot & PROT_WRITE) && (prot & PROT_READ) && len == full && chance(rs, 2)) {
+			struct fz_ring view = { .fd = x, .entries = entries, .size = full,
+						.map = m };
+			struct epoll_event ev[16];
+
+			/* a second view, harvested from */
+			view.slots_off = sizeof(struct xpoll_ring_hdr);
+			view.ring_off = view.slots_off + entries * sizeof(struct xpoll_ring_slot);
+			fz_harvest(&view, ev, 16);
+		}
+		if (chance(rs, 8)) {
+			madvise(m, len, MADV_DONTNEED);	/* then never touched */
+		} else if (chance(rs, 8) && mremap(m, len, len + PG, 0) != MAP_FAILED) {
+			/* grown in place: counted (the uapi says nothing) */
+			atomic_fetch_add(&ring_grew, 1);
+			len += PG;
+		}
+		munmap(m, len);
+		return;
+	}
+	atomic_fetch_add(&errno_hist[err > 0 && err < 140 ? err : 139], 1);
+	if (prefix && err == EINVAL)
+		atomic_fetch_add(&ring_prefix_refused, 1);
+	if (err != EINVAL && err != ENODEV && err != ENOMEM && err != EACCES &&
+	    err != EPERM && err != EOPNOTSUPP) {
+		atomic_fetch_add(&bad_errno, 1);
+		report("mmap", -1, err, "undocumented errno");
+	} else if (exact && err != exact) {
+		atomic_fetch_add(&contract_fail, 1);
+		report("mmap", -1, err, exact == ENODEV ? "expected ENODEV (no ring yet)"
+							: "expected EINVAL");
+	} else if (!must && !prefix && !(prot & PROT_EXEC) && size && len == full) {
+		atomic_fetch_add(&contract_fail, 1);
+		report("mmap", -1, err, "mmap_size bytes at offset 0, MAP_SHARED, refused");
+	}
+}
+
+/*
+ * WAIT on a ring instance: events 0 returns the ring's count (at most
+ * maxevents); events or min_events set: EINVAL.
+ */
+static void fz_ring_wait(int x, uint64_t *rs)
+{
+	struct epoll_event ev[8];
+	struct xpoll_wait w = { .maxevents = 1 + rnd(rs) % 16 };
+	int ret, err, must = 0, exact = 0;
+
+	switch (rnd(rs) % 6) {
+	case 0:
+		w.events = (uintptr_t)ev;
+		w.maxevents = 1 + rnd(rs) % 8;
+		must = 1;
+		exact = EINVAL;
+		break;
+	case 1:
+		w.min_events = 1 + rnd(rs) % (uint32_t)w.maxevents;
+		if (chance(rs, 2))
+			w.min_wait_ns = rnd(rs) % 1000000;
+		must = 1;
+		exact = EINVAL;
+		break;
+	case 2:
+		w.timeout_ns = (long long)(rnd(rs) % 2000000);
+		break;
+	default:
+		break;
+	}
+	ret = ioctl(x, XPOLL_IOC_WAIT, &w);
+	err = errno;
+	atomic_fetch_add(&ring_waits, 1);
+	judge("ring WAIT", ret, err, must, exact);
+	if (ret >= 0) {
+		atomic_fetch_add(&ring_wait_ok, 1);
+		if (ret > w.maxevents) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("ring WAIT", ret, 0, "more than maxevents");
+		}
+	}
+	if (chance(rs, 4)) {
+		/* the same through CTL_WAIT, with no change */
+		struct xpoll_ctl_wait cw = { .wait = w };
+
+		cw.wait.timeout_ns = 0;
+		ret = ioctl(x, XPOLL_IOC_CTL_WAIT, &cw);
+		judge("ring CTL_WAIT", ret, errno, must, exact);
+	}
+}
+
+/*
+ * The rules of a ring instance's items (uapi "Modes"): ADD or MOD
+ * without EPOLLET, or with EPOLLWAKEUP, must fail (EINVAL for a change
+ * that is otherwise valid, checked in fz_ring_rules()).
+ */
+static int ring_refuses(const struct xpoll_ctl *c)
+{
+	return (c->op == XPOLL_CTL_ADD || c->op == XPOLL_CTL_MOD) &&
+	       (!(c->events & EPOLLET) || (c->events & EPOLLWAKEUP));
+}
+
+static void fz_ring_rules(uint64_t *rs)
+{
+	struct xpoll_ring_setup r, *p;
+	unsigned int entries = 1u << (rnd(rs) % 11);
+	int x, e = -1, ret, err, want = 0, kind = P_GOOD, efd[9], ringed = 0;
+	int case_no;
+
+	pthread_rwlock_wrlock(&pool_births);
+	x = ring_hi(open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC), 0);
+	e = ring_hi(eventfd(rnd(rs) & 1, EFD_NONBLOCK | EFD_CLOEXEC), 1);
+	for (int i = 0; i < 9; i++)
+		efd[i] = ring_hi(eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC), 2 + i);
+	pthread_rwlock_unlock(&pool_births);
+	if (x < 0 || e < 0)
+		goto out;
+	memset(&r, 0, sizeof(r));
+	r.entries = entries;
+	if (chance(rs, 2000))
+		r.entries = entries = XPOLL_RING_MAX_ENTRIES;
+	case_no = rnd(rs) % 14;
+	switch (case_no) {
+	case 0:
+		r.entries = 0;
+		want = EINVAL;
+		break;
+	case 1:
+		do {
+			r.entries = (uint32_t)(rnd(rs) % (XPOLL_RING_MAX_ENTRIES * 2));
+		} while (!(r.entries & (r.entries - 1)));
+		want = EINVAL;
+		break;
+	case 2:
+		r.entries = chance(rs, 2) ? XPOLL_RING_MAX_ENTRIES << (1 + rnd(rs) % 11) :
+			    0x80000000u | (uint32_t)rnd(rs);
+		want = EINVAL;
+		break;
+	case 3:
+		r.flags = (uint32_t)rnd(rs) | 1u << (rnd(rs) % 32);
+		want = EINVAL;
+		break;
+	case 4:
+		r.reserved[rnd(rs) & 1] = rnd(rs) | 1;
+		want = EINVAL;
+		break;
+	case 5:	/* an item: EBUSY */
+		if (xpoll_ctl_raw(x, XPOLL_CTL_ADD, e, EPOLLIN | (rnd(rs) & 1 ? EPOLLET : 0), 1) == 0)
+			want = EBUSY;
+		break;
+	case 6: {	/* a user event: EBUSY */
+		struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .fd = -1, .events = EPOLLIN,
+				       .flags = XPOLL_CTL_USER, .key = rnd(rs) };
+
+		if (ioctl(x, XPOLL_IOC_CTL, &c) == 0)
+			want = EBUSY;
+		break;
+	}
+	case 7:	/* the item of a closed file is gone */
+		xpoll_ctl_raw(x, XPOLL_CTL_ADD, e, EPOLLIN, 1);
+		close(e);
+		e = -1;
+		break;
+	case 8:	/* a deleted item too */
+		xpoll_ctl_raw(x, XPOLL_CTL_ADD, e, EPOLLIN, 1);
+		xpoll_ctl_raw(x, XPOLL_CTL_DEL, e, 0, 0);
+		break;
+	case 9:	/* a ring already: EBUSY, whatever the entries */
+		if (ring_setup_raw(x, 1u << (rnd(rs) % 8), NULL) == 0)
+			want = EBUSY, ringed = 1;
+		break;
+	default:
+		break;
+	}
+	p = pick_ptr(rs, &r, sizeof(r), &kind);
+	if (kind == P_GOOD && p != &r)
+		memcpy(p, &r, sizeof(r));
+	ret = ioctl(x, XPOLL_IOC_RING_SETUP, p);
+	err = errno;
+	atomic_fetch_add(&ring_setups, 1);
+	if (kind == P_GOOD) {
+		judge_x("RING_SETUP", ret, err, want != 0, want);
+		if (!want && ret < 0 && err != ENOMEM) {
+			atomic_fetch_add(&contract_fail, 1);
+			report("RING_SETUP", ret, err, case_no == 7 ?
+			       "refused after the item's file was closed" : case_no == 8 ?
+			       "refused after the item was deleted" : "a valid setup refused");
+		}
+	} else	/* read-only zeros: entries 0; the rest cannot be read or written */
+		judge_x("RING_SETUP", ret, err, kind != P_MAYBE, 0);
+	if (ret == 0 && kind == P_GOOD) {
+		struct xpoll_ring_setup r2;
+		struct xpoll_ctl c = { .op = XPOLL_CTL_ADD, .events = EPOLLIN | EPOLLET };
+		int n = entries <= 8 ? (int)entries + 1 : 2;
+
+		if (p != &r)
+			memcpy(&r, p, sizeof(r));
+		atomic_fetch_add(&ring_setup_ok, 1);
+		check_layout(&r, entries);
+		for (int i = 0; i < 3; i++)
+			fz_ring_mmap(x, r.mmap_size, entries, rs);
+		/* once a ring, for good */
+		ret = ring_setup_raw(x, 1u << (rnd(rs) % 8), &r2);
+		judge_x("RING_SETUP again", ret, errno, 1, EBUSY);
+		/* the modes, then ENOSPC past entries items */
+		c.fd = efd[0];
+		c.events = chance(rs, 2) ? EPOLLIN : EPOLLIN | EPOLLET | EPOLLWAKEUP;
+		ret = ioctl(x, XPOLL_IOC_CTL, &c);
+		judge("ring ADD without EPOLLET or with EPOLLWAKEUP", ret, errno, 1, EINVAL);
+		for (int i = 0; i < n; i++) {
+			c.fd = efd[i];
+			c.events = EPOLLIN | EPOLLET | (rnd(rs) & 1 ? EPOLLONESHOT : 0);
+			c.data = i;
+			ret = ioctl(x, XPOLL_IOC_CTL, &c);
+			if (i < (int)entries) {
+				judge("ring ADD", ret, errno, 0, 0);
+				if (ret < 0 && errno != ENOMEM) {
+					atomic_fetch_add(&contract_fail, 1);
+					report("ring ADD", ret, errno,
+					       "an EPOLLET ADD with free slots failed");
+				}
+			} else {
+				judge("ring ADD past entries", ret, errno, 1, ENOSPC);
+				atomic_fetch_add(&ring_enospc, 1);
+			}
+		}
+		c.op = XPOLL_CTL_MOD;
+		c.fd = efd[0];
+		c.events = EPOLLIN | (rnd(rs) & 1 ? EPOLLWAKEUP | EPOLLET : 0);
+		ret = ioctl(x, XPOLL_IOC_CTL, &c);
+		judge("ring MOD without EPOLLET or with EPOLLWAKEUP", ret, errno, 1, EINVAL);
+		for (int i = 0; i < 4; i++)
+			fz_ring_wait(x, rs);
+		if (chance(rs, 4))
+			fz_ring_mmap(x, r.mmap_size, entries, rs);
+	} else if (ret < 0 && kind == P_GOOD && want == EBUSY && !ringed && chance(rs, 2)) {
+		/* still no ring: nothing to map */
+		fz_ring_mmap(x, 0, 0, rs);
+	}
+out:
+	for (int i = 0; i < 9; i++)
+		if (efd[i] >= 0)
+			close(efd[i]);
+	if (e >= 0)
+		close(e);
+	if (x >= 0)
+		close(x);
+}
+
+/* RING_SETUP with random fields on whatever a pool slot holds. */
+static void fz_ring_setup_foreign(uint64_t *rs)
+{
+	struct xpoll_ring_setup r;
+	int fd = pick_fd(rs, -1), ret, must;
+
+	if (fd >= 0 && fd <= 2)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.entries = chance(rs, 4) ? (uint32_t)rnd(rs) : 1u << (rnd(rs) % 9);
+	if (chance(rs, 8))
+		r.flags = (uint32_t)rnd(rs);
+	if (chance(rs, 8))
+		r.reserved[rnd(rs) & 1] = rnd(rs);
+	must = !r.entries || (r.entries & (r.entries - 1)) ||
+	       r.entries > XPOLL_RING_MAX_ENTRIES || r.flags || r.reserved[0] ||
+	       r.reserved[1];
+	ret = ioctl(fd, XPOLL_IOC_RING_SETUP, &r);
+	atomic_fetch_add(&ring_setups, 1);
+	judge_x("RING_SETUP (pool)", ret, errno, must, 0);
+	if (ret == 0)
+		atomic_fetch_add(&ring_setup_ok, 1);
+}
+
+/* The thread's own ring instance: (re)created with random entries, mapped. */
+static void myring_open(uint64_t *rs)
+{
+	struct xpoll_ring_setup r;
+
+	pthread_rwlock_wrlock(&pool_births);
+	myring.fd = ring_hi(open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC), RING_SPAN - 1);
+	pthread_rwlock_unlock(&pool_births);
+	myring.entries = 1u << (rnd(rs) % 9);
+	myring.map = NULL;
+	if (myring.fd < 0)
+		return;
+	if (ring_setup_raw(myring.fd, myring.entries, &r)) {
+		close(myring.fd);
+		myring.fd = -1;
+		return;
+	}
+	myring.size = r.mmap_size;
+	myring.slots_off = r.slots_off;
+	myring.ring_off = r.ring_off;
+	myring.map = mmap(NULL, myring.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  myring.fd, 0);
+	if (myring.map == MAP_FAILED) {
+		myring.map = NULL;
+		atomic_fetch_add(&contract_fail, 1);
+		report("mmap", -1, errno, "the thread's ring could not be mapped");
+	}
+}
+
+static void myring_close(uint64_t *rs)
+{
+	/* either order: the mapping holds the instance */
+	if (chance(rs, 2)) {
+		close(myring.fd);
+		if (myring.map)
+			munmap(myring.map, myring.size);
+	} else {
+		if (myring.map)
+			munmap(myring.map, myring.size);
+		close(myring.fd);
+	}
+	myring.fd = -1;
+	myring.map = NULL;
+}
+
+static void fz_ctl_on(int xfd, uint64_t *rs, int ring);
+
+/* One call on the thread's ring instance. */
+static void fz_myring(uint64_t *rs)
+{
+	struct epoll_event ev[32];
+
+	if (myring.fd < 0) {
+		myring_open(rs);
+		return;
+	}
+	switch (rnd(rs) % 12) {
+	case 0: case 1: case 2: case 3:
+		fz_ctl_on(myring.fd, rs, 1);
+		break;
+	case 4: case 5:
+		fz_ring_wait(myring.fd, rs);
+		break;
+	case 6: case 7:
+		if (myring.map)
+			fz_harvest(&myring, ev, 32);
+		break;
+	case 8:
+		if (myring.map) {
+			/* our own mapping: scribbled, and ours to live with */
+			size_t off = rnd(rs) % (myring.size / 4) * 4;
+
+			if (chance(rs, 2))
+				off = chance(rs, 2) ? 0 : offsetof(struct xpoll_ring_hdr, overflow);
+			*(uint32_t *)((char *)myring.map + off) = (uint32_t)rnd(rs);
+		}
+		break;
+	case 9:
+		fz_ring_mmap(myring.fd, myring.size, myring.entries, rs);
+		break;
+	case 10:
+		fz_ctl_wait(myring.fd, rs);
+		break;
+	default:
+		if (chance(rs, 8)) {
+			myring_close(rs);
+			myring_open(rs);
+			atomic_fetch_add(&ring_recreated, 1);
+		}
+	}
+}
+
 /* ---- threads ----------------------------------------------------------------- */
 
 static void on_sig(int sig)
@@ -1299,6 +1899,7 @@ static void *fuzzer(void *arg)
 	}
 	rnd(&rs);
 	pool_init((int)(uintptr_t)arg);
+	ring_base = RING_BASE + RING_SPAN * (int)(uintptr_t)arg;
 	while (!atomic_load(&stop)) {
 		int w = rnd(&rs) % 24;
 
@@ -1311,6 +1912,15 @@ static void *fuzzer(void *arg)
 			fz_pool(&rs);
 			goto next;
 		}
+		/* and the ring: one turn in 24, as the graph's */
+		if (w == 22 && have_ring) {
+			/* the rules take pool_births for writing: rarely */
+			if (rnd(&rs) % 8 == 0)
+				fz_ring_rules(&rs);
+			else
+				fz_myring(&rs);
+			goto next;
+		}
 		pthread_rwlock_rdlock(&pool_births);
 		switch (rnd(&rs) % 20) {
 		case 0:
@@ -1320,7 +1930,10 @@ static void *fuzzer(void *arg)
 			flip_readiness(&rs);
 			break;
 		case 3:
-			fz_version(self, &rs);
+			if (have_ring && chance(&rs, 4))
+				fz_ring_setup_foreign(&rs);
+			else
+				fz_version(self, &rs);
 			break;
 		case 4:
 			fz_unknown(self, &rs);
@@ -1349,6 +1962,8 @@ next:
 			atomic_store(&stop, 1);
 	}
 	pool_fini();
+	if (myring.fd >= 0)
+		myring_close(&rs);
 	close(self);
 	return NULL;
 }
@@ -1398,8 +2013,14 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP cannot open %s: %s\n", XPOLL_DEVICE, strerror(errno));
 		return 4;
 	}
+	{
+		struct xpoll_version v = { 0 };
+
+		have_ring = !ioctl(x, XPOLL_IOC_VERSION, &v) &&
+			    (v.features & XPOLL_FEAT_RING);
+	}
 	close(x);
-	printf("1..4\n");
+	printf("1..5\n");
 	printf("# seed: %llu threads: %d calls: %ld seconds: %.0f\n", seed, nthreads,
 	       max_calls, max_secs);
 	printf("# replay: %s --seed %llu --threads %d --calls %ld --seconds %.0f\n",
@@ -1472,6 +2093,24 @@ int main(int argc, char **argv)
 	fails += x;
 	printf("%sok 4 nesting: every call on the instance graphs gave the model's result, no lost event (%ld violations)\n",
 	       x ? "not " : "", atomic_load(&pool_fail));
+	printf("# ring: %ld setups (%ld succeeded), %ld mmaps (%ld succeeded; prefixes: %ld mapped, %ld refused; %ld with PROT_EXEC mapped), %ld WAITs on ring instances (%ld succeeded), %ld harvests (%ld events), %ld ENOSPC past entries, threads' rings re-created %ld times, %ld ring mappings grown by mremap\n",
+	       atomic_load(&ring_setups), atomic_load(&ring_setup_ok),
+	       atomic_load(&ring_maps), atomic_load(&ring_map_ok),
+	       atomic_load(&ring_prefix_ok), atomic_load(&ring_prefix_refused),
+	       atomic_load(&ring_exec_ok), atomic_load(&ring_waits),
+	       atomic_load(&ring_wait_ok), atomic_load(&ring_harvests),
+	       atomic_load(&ring_events), atomic_load(&ring_enospc),
+	       atomic_load(&ring_recreated), atomic_load(&ring_grew));
+	if (!have_ring) {
+		printf("ok 5 ring: setup, mmap, WAIT rules # SKIP the module has no XPOLL_FEAT_RING\n");
+	} else {
+		/* a ring that was never set up, mapped or waited on proves nothing */
+		x = !atomic_load(&ring_setup_ok) || !atomic_load(&ring_map_ok) ||
+		    !atomic_load(&ring_wait_ok) || !atomic_load(&ring_enospc);
+		fails += x;
+		printf("%sok 5 ring: RING_SETUP, mmap and WAIT of ring instances exercised (violations count in 1 and 2)\n",
+		       x ? "not " : "");
+	}
 	printf("# seed: %llu (replay with --seed %llu --threads 1 for one exact sequence)\n",
 	       seed, seed);
 	return fails ? 1 : 0;

@@ -388,6 +388,21 @@ static int xpoll_ring_take(struct xpoll_ring *ring, uint32_t idx,
 	return 1;
 }
 
+/*
+ * The kernel asks for a re-poll of items whose wakeup had no bits
+ * (hdr.repoll): a wait that does not sleep makes it post them.
+ */
+static void xpoll_ring_repoll(struct xpoll_ring *ring)
+{
+	struct xpoll_wait w;
+	int saved = errno;
+
+	memset(&w, 0, sizeof(w));
+	w.maxevents = 1;
+	ioctl(ring->xpfd, XPOLL_IOC_WAIT, &w);
+	errno = saved;
+}
+
 XPOLL_API int xpoll_ring_harvest(struct xpoll_ring *ring,
 				 struct epoll_event *events, int maxevents)
 {
@@ -395,6 +410,8 @@ XPOLL_API int xpoll_ring_harvest(struct xpoll_ring *ring,
 	uint32_t mask = ring->entries - 1, head, tail, idx, i;
 	int n = 0, overflow;
 
+	if (__atomic_load_n(&h->repoll, __ATOMIC_ACQUIRE))
+		xpoll_ring_repoll(ring);
 	/* Taken before the ring: an index appended after it is seen. */
 	overflow = __atomic_exchange_n(&h->overflow, 0, __ATOMIC_ACQ_REL);
 	tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);

@@ -249,58 +249,74 @@ struct xpoll_params {
  * The ready ring (XPOLL_FEAT_RING): events harvested from shared memory
  * without a system call, after Roman Penyaev's EPOLL_USERPOLL (2019).
  *
- * Setup.  XPOLL_IOC_RING_SETUP turns an instance that has no item yet
- * into a ring instance, for good: @entries (a power of 2, 1 ..
- * XPOLL_RING_MAX_ENTRIES) is both its number of slots, so its limit of
- * items (ADD fails with ENOSPC beyond it), and the size of its ring of
- * indices.  The call returns the layout, then the caller mmap()s
- * mmap_size bytes at offset 0, MAP_SHARED (EINVAL otherwise; ENODEV,
- * as for epoll, before the setup).  EBUSY: the instance has items or user events, or
- * a ring.  ENOMEM: memory, or RLIMIT_MEMLOCK (the mapping is charged
- * to it, as io_uring's rings are, unless the caller has CAP_IPC_LOCK;
- * and to the memory cgroup).  The mapping is laid out as:
+ * Setup.  XPOLL_IOC_RING_SETUP turns an instance that has no item now
+ * (none ever, or all deleted) into a ring instance, for good: @entries
+ * (a power of 2, 1 .. XPOLL_RING_MAX_ENTRIES) is both its number of
+ * slots, so its limit of items (ADD fails with ENOSPC beyond it), and the
+ * size of its ring of indices.  The call returns the layout, then the
+ * caller mmap()s mmap_size bytes (or a prefix of them) at offset 0,
+ * MAP_SHARED, without PROT_EXEC (EINVAL otherwise; ENODEV, as for epoll,
+ * before the setup).  EBUSY: the instance has items or user events, or a
+ * ring.  ENOMEM: memory, or RLIMIT_MEMLOCK: the mapping is charged to the
+ * locked memory of the user who set it up, added up over that user's
+ * rings, as io_uring charges its registered buffers, unless the caller
+ * has CAP_IPC_LOCK; and to the memory cgroup.  The mapping is laid out:
  *   offset 0:          struct xpoll_ring_hdr
  *   offset slots_off:  struct xpoll_ring_slot slots[entries]
  *   offset ring_off:   __u32 ring[entries], indices into slots[]
  * The mapping holds the instance open: closing its descriptors does not
  * release it before munmap().  fork() shares the ring with the child, as
- * it shares the instance.
+ * it shares the instance.  fdinfo adds a "ring:" line (the kernel's
+ * tail, the head, overflow).
  *
  * Each item (file or user event) of a ring instance owns one slot from
  * ADD to its removal; the slot holds its interest set and data as ADD or
- * MOD set them.  Events never go through the in-kernel ready list:
- *  - Producer (the wake callback, any context): it ORs the event's bits
- *    into slot.ready, and only if slot.ready was 0 stores the slot's
- *    index at ring[tail & (entries - 1)] and then publishes tail + 1 with
- *    a store-release.  So a slot is in the ring once until it is
- *    harvested, and a well-behaved consumer never sees the ring full.
+ * MOD set them.  Events go to the ring, not to the in-kernel ready list:
+ *  - Producer (the wake callback, any context): it ORs the event's bits,
+ *    as the waker gave them, within the item's interest set (EPOLLERR and
+ *    EPOLLHUP always in it), into slot.ready, and only if slot.ready was 0
+ *    stores the slot's index at ring[tail & (entries - 1)] and then
+ *    publishes tail + 1 with a store-release.  So a slot is in the ring
+ *    once until it is harvested, and a well-behaved consumer never sees
+ *    the ring full.
+ *  - A waker that passes no bits (a socket's state change, a pipe's last
+ *    close) cannot be posted so: the kernel keeps the item for a re-poll
+ *    and stores 1 in hdr.repoll.  The consumer that sees it calls
+ *    XPOLL_IOC_WAIT (timeout 0 will do), which re-polls those items and
+ *    posts what they are ready for, as epoll's re-poll would report it.
  *  - Consumer: load-acquire tail; for each position from head: read the
  *    index, advance head (a store-release, or a compare-and-swap when
  *    several threads harvest), then exchange slot.ready for 0.  The bits
  *    taken and slot.data are the event; bits 0 (already taken, or the
- *    item was removed or its file closed) mean the index is skipped.
- *    The exchange is the re-arm: the next event appends the slot again.
+ *    item was removed, modified or its file closed) mean the index is
+ *    skipped.  The exchange is the re-arm: the next event appends the
+ *    slot again.
  *  - If the ring is full (only a consumer that lags behind DEL and ADD of
  *    items, or that breaks the protocol, can fill it), the bits stay in
- *    the slot and the kernel stores 1 in hdr.overflow: the consumer
- *    stores 0 there, harvests the ring, then takes every slot whose ready
- *    bits are not 0.
+ *    the slot, the kernel stores 1 in hdr.overflow and its own tail in
+ *    hdr.tail: the consumer stores 0 in overflow, harvests the ring, then
+ *    takes every slot whose ready bits are not 0 (a consumer that lost
+ *    its head may also start again from head = tail).
  * Modes: every item of a ring instance is edge-triggered (EPOLLET is
  * required, EINVAL without it), since no harvest re-polls the file.
  * EPOLLONESHOT is disarmed when its event is posted (MOD re-arms it).
- * EPOLLEXCLUSIVE keeps its meaning for the target's wakeup.  EPOLLWAKEUP
- * is refused (EINVAL): no transfer ends its hold.  A waker that passes
- * no event bits reports the item's interest set, without EPOLLERR and
- * EPOLLHUP.
+ * MOD clears the slot's ready bits and posts what its re-poll finds, as
+ * epoll's MOD reports the new interest set's readiness.  EPOLLEXCLUSIVE
+ * keeps its meaning for the target's wakeup.  EPOLLWAKEUP is refused
+ * (EINVAL): no transfer ends its hold.
  * Waiting.  XPOLL_IOC_WAIT (and CTL_WAIT's wait) on a ring instance
- * stores no event: events must be 0 and min_events 0 (EINVAL).  It
- * returns at once, with the number of indices in the ring (at most
- * maxevents; 1 if the ring is empty and overflow is set), or sleeps
- * until there is one, as a plain wait.  poll() reports EPOLLIN on the
- * same condition, so a ring instance nests in epoll or another instance.
+ * stores no event: events must be 0 and min_events 0 (EINVAL; also for
+ * a wait with a buffer begun before the setup).  It re-polls the items
+ * hdr.repoll is about, then returns at once with the number of indices
+ * in the ring (at most maxevents, 1 .. as for a plain wait; 1 if the
+ * ring is empty and overflow is set), or sleeps until there is one, as a
+ * plain wait.  poll() reports EPOLLIN when the ring has an index, overflow
+ * is set or an item awaits its re-poll, so a ring instance nests in epoll
+ * or another instance.
  * Against epoll ET: every event epoll would report is harvested, with
- * the same data; as no harvest re-polls, an event whose readiness was
- * gone again by the harvest is still reported.
+ * the same data and bits; as no harvest re-polls, an event whose
+ * readiness was gone again by the harvest is still reported, with the
+ * bits its waker gave.
  * Distrust: the kernel keeps its own tail and slot numbers and only
  * reads hdr.head (a head that is not within entries behind the tail
  * makes the ring full) and slot.ready; what userspace writes anywhere in
@@ -323,7 +339,8 @@ struct xpoll_ring_hdr {
 	__u32 tail;		/* producer position, written by the kernel */
 	__u32 overflow;		/* 1: the ring was full (see above) */
 	__u32 entries;		/* as set up */
-	__u32 pad1[13];
+	__u32 repoll;		/* 1: items wait for a re-poll (see above) */
+	__u32 pad1[12];
 };
 
 struct xpoll_ring_slot {

@@ -194,8 +194,10 @@ int xpoll_ring_setup(int xpfd, unsigned int entries, struct xpoll_ring *ring);
  * item's data). Taking an event re-arms its item: its next event is
  * appended again. Safe from several threads at once (each event goes to
  * one of them) and async-signal-safe. Recovers from an overflow by
- * taking every slot with ready bits. Returns the number stored, 0 if the
- * ring is empty.
+ * taking every slot with ready bits. Makes one system call only when the
+ * kernel asks for a re-poll (a wakeup that said no bits: a socket's state
+ * change, a pipe's last close). Returns the number stored, 0 if the ring
+ * is empty.
  */
 int xpoll_ring_harvest(struct xpoll_ring *ring, struct epoll_event *events,
 		       int maxevents);
