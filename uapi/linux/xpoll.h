@@ -362,7 +362,8 @@ struct xpoll_ring_slot {
  * of another instance's user event there as a change, and as a callback
  * on that instance.  waits_slept counts when the wait returns.
  * ready_max counts the items on the ready list, a transfer's list and a
- * minimum-count wait's own (0 for a ring instance, which has none).  The module's
+ * minimum-count wait's own (for a ring instance: items awaiting a
+ * re-poll).  The module's
  * tracepoints (events/xpoll/ in tracefs) name an instance by the same
  * id, never by a kernel pointer.
  *
