@@ -5,7 +5,7 @@
 #   make check      every test, in a debug guest and a distro guest
 #   make bench      xpoll against epoll in a distro guest
 #   make bench-ab AB=REV   the module at REV against the working tree's
-#   make install    module + uapi header + libxpoll + man pages under DESTDIR/PREFIX
+#   make install    module + uapi header + libxpoll + xpoll-stat + man pages under DESTDIR/PREFIX
 #   make man-check  lint the man pages (groff -ww, mandoc -Tlint if installed)
 #   make dkms       register the module with DKMS
 #
@@ -16,7 +16,7 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 PREFIX ?= /usr/local
 DESTDIR ?=
 MANDIR ?= $(PREFIX)/share/man
-# man/NAME.SECTION: xpoll.4, libxpoll.3, xpoll-preload.8
+# man/NAME.SECTION: xpoll.4, libxpoll.3, xpoll-preload.8, xpoll-stat.8
 MAN_PAGES := $(wildcard man/*.[1-9])
 VERSION := 0.1
 

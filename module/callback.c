@@ -17,6 +17,7 @@
 #include <linux/percpu.h>
 #include <linux/slab.h>
 
+#include "trace.h"
 #include "xpoll.h"
 
 static struct kmem_cache *xpoll_pwq_cache;
@@ -47,7 +48,7 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 					      __poll_t pollflags, int sync,
 					      bool *pwake)
 {
-	bool queued = false;
+	bool queued = false, diverted = false;
 	int ewake = 0;
 
 	/* Disarmed by EPOLLONESHOT until the next MOD. */
@@ -57,9 +58,13 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 	if (pollflags && !(pollflags & it->events))
 		return 0;
 
+	xpoll_count(&ep->stats.callbacks);
 	if (ep->ring) {
 		queued = xpoll_ring_post(ep, it, pollflags);
 	} else if (READ_ONCE(ep->ovflist) != XPOLL_UNACTIVE) {
+		/* Counted as ready at the scan's end (xpoll_done_scan()). */
+		xpoll_count(&ep->stats.callbacks_ovf);
+		diverted = true;
 		if (it->next == XPOLL_UNACTIVE) {
 			it->next = READ_ONCE(ep->ovflist);
 			WRITE_ONCE(ep->ovflist, it);
@@ -67,8 +72,11 @@ static __always_inline int xpoll_queue_locked(struct xpoll_instance *ep,
 		}
 	} else if (list_empty(&it->rdllink)) {
 		list_add_tail(&it->rdllink, &ep->rdllist);
+		xpoll_count_ready(ep, 1);
 		queued = true;
 	}
+	trace_xpoll_callback(ep->id, it->fd, (__force u32)pollflags, queued,
+			     diverted);
 	if (queued && xpoll_item_wakeup(it))
 		xpoll_wakeup_stay_awake(it);
 

@@ -62,6 +62,7 @@
 #include <linux/workqueue.h>
 
 #include <linux/xpoll.h>
+#include "trace.h"
 #include "xpoll.h"
 
 static struct kmem_cache *xpoll_item_cache;
@@ -79,8 +80,7 @@ struct xpoll_nest {
  * Memory per watch: the item, its first wait entry included, must stay
  * below what epoll spends on one watch (see struct xpoll_item).
  */
-static_assert(sizeof(struct xpoll_item) <= 160);
-static_assert(!(sizeof(struct xpoll_item) % 32));
+static_assert(sizeof(struct xpoll_item) <= 168);
 /* The layout the comment on struct xpoll_item relies on. */
 static_assert(offsetofend(struct xpoll_item, file) <= 32 &&
 	      offsetofend(struct xpoll_item, rdllink) <= 64);
@@ -523,6 +523,7 @@ void xpoll_item_orphan(struct xpoll_item *it, bool nested)
 	struct xpoll_instance *ep = it->ep;
 	unsigned long flags;
 
+	trace_xpoll_release(ep->id, it->fd);
 	/* Never reported again: it keeps the system awake no longer. */
 	if (xpoll_item_wakeup(it))
 		xpoll_wakeup_relax(it);
@@ -547,11 +548,14 @@ static void xpoll_item_unlink(struct xpoll_instance *ep,
 {
 	atomic_long_dec(&ep->user->watches);
 	rb_erase_cached(&it->rbn, &ep->rbr);
+	WRITE_ONCE(ep->stats.items, ep->stats.items - 1);
 	if (ep->ring)
 		xpoll_ring_slot_put(ep, it);
 	spin_lock_irq(&ep->lock);
-	if (!list_empty(&it->rdllink))
+	if (!list_empty(&it->rdllink)) {
 		list_del_init(&it->rdllink);
+		xpoll_count_ready(ep, -1);
+	}
 	spin_unlock_irq(&ep->lock);
 	if (xpoll_item_wakeup(it))
 		xpoll_wakeup_detach(it);
@@ -642,6 +646,7 @@ static void xpoll_make_ready(struct xpoll_instance *ep, struct xpoll_item *it,
 		queued = list_empty(&it->rdllink);
 		if (queued) {
 			list_add_tail(&it->rdllink, &ep->rdllist);
+			xpoll_count_ready(ep, 1);
 			if (xpoll_item_wakeup(it))
 				xpoll_wakeup_stay_awake(it);
 		}
@@ -708,6 +713,7 @@ static int xpoll_insert(struct xpoll_instance *ep, struct xpoll_slot *slot,
 	}
 	rb_link_node(&it->rbn, slot->parent, slot->link);
 	rb_insert_color_cached(&it->rbn, &ep->rbr, slot->leftmost);
+	WRITE_ONCE(ep->stats.items, ep->stats.items + 1);
 	if (nest) {
 		struct xpoll_instance *child = tfile->private_data;
 
@@ -922,8 +928,8 @@ int xpoll_ctl_fd(struct xpoll_instance *ep, int op, int fd, __poll_t events,
 	return err;
 }
 
-/* One change, from XPOLL_IOC_CTL or from a batch (batch.c). */
-int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
+static int xpoll_ctl_apply(struct xpoll_instance *ep,
+			   const struct xpoll_ctl *c)
 {
 	if ((c->flags & ~XPOLL_CTL_USER) || c->reserved)
 		return -EINVAL;
@@ -934,13 +940,22 @@ int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
 	return xpoll_ctl_fd(ep, c->op, c->fd, (__force __poll_t)c->events,
 			    c->data);
 }
+
+/* One change, from XPOLL_IOC_CTL or from a batch (batch.c), counted. */
+int xpoll_ctl_one(struct xpoll_instance *ep, const struct xpoll_ctl *c)
+{
+	int res = xpoll_ctl_apply(ep, c);
+
+	xpoll_ctl_done(ep, c, res);
+	return res;
+}
 EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_ctl_one);
 
 int xpoll_ctl_init(void)
 {
-	/* 32-byte alignment: see the layout of struct xpoll_item. */
+	/* 8-byte alignment: see the layout of struct xpoll_item. */
 	xpoll_item_cache = kmem_cache_create("xpoll_item",
-					     sizeof(struct xpoll_item), 32,
+					     sizeof(struct xpoll_item), 8,
 					     SLAB_ACCOUNT, NULL);
 	if (!xpoll_item_cache)
 		return -ENOMEM;

@@ -19,6 +19,7 @@ void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
 	struct rb_node *rbp;
 	struct file *file;
 
+	xpoll_stats_show(m, ep);
 	mutex_lock(&ep->mtx);
 	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp)) {
 		it = rb_entry(rbp, struct xpoll_item, rbn);
@@ -27,11 +28,12 @@ void xpoll_show_fdinfo(struct seq_file *m, struct file *f)
 		if (!file)
 			continue;
 		inode = file_inode(file);
-		seq_printf(m, "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x\n",
+		seq_printf(m, "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x",
 			   it->fd, (__force unsigned int)it->events,
 			   (unsigned long long)it->data,
 			   (long long)file->f_pos, inode->i_ino,
 			   inode->i_sb->s_dev);
+		xpoll_item_stats_show(m, it);
 		fput(file);
 		if (seq_has_overflowed(m))
 			break;

@@ -26,6 +26,7 @@ struct xpoll_instance *xpoll_instance_alloc(void)
 		kfree(ep);
 		return NULL;
 	}
+	ep->id = xpoll_new_id();
 	kref_init(&ep->ref);
 	mutex_init(&ep->mtx);
 	spin_lock_init(&ep->lock);
@@ -158,6 +159,7 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 	LIST_HEAD(txlist);
 	poll_table npt;
 	__poll_t res = 0;
+	long ready = 0;
 
 	poll_wait(ep->file, &ep->poll_wait, pt);
 
@@ -177,8 +179,9 @@ __poll_t xpoll_instance_poll(struct xpoll_instance *ep, poll_table *pt,
 		if (xpoll_item_wakeup(it))
 			xpoll_wakeup_relax(it);
 		list_del_init(&it->rdllink);
+		ready--;
 	}
-	xpoll_done_scan(ep, &txlist);
+	xpoll_done_scan(ep, &txlist, ready);
 	mutex_unlock(&ep->mtx);
 	return res;
 }

@@ -31,6 +31,7 @@ static_assert(sizeof(struct xpoll_wait) == 56);
 static_assert(offsetof(struct xpoll_wait, timeout_ns) == 16);
 static_assert(offsetof(struct xpoll_wait, sigsetsize) == 32);
 static_assert(sizeof(struct xpoll_ctl_batch) == 40);
+static_assert(sizeof(struct xpoll_stats) == 272);
 static_assert(offsetof(struct xpoll_ctl_batch, nr) == 16);
 /* xpoll_copy_arg() reads whole 64-bit words. */
 static_assert(!(sizeof(struct xpoll_version) % 8) &&
@@ -104,7 +105,7 @@ static long xpoll_ioc_version(void __user *uarg)
 	v.features = XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL |
 		XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS |
 		XPOLL_FEAT_CTL_WAIT | XPOLL_FEAT_USER_EVENTS |
-		XPOLL_FEAT_MIN_WAIT | XPOLL_FEAT_RING;
+		XPOLL_FEAT_MIN_WAIT | XPOLL_FEAT_RING | XPOLL_FEAT_STATS;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
@@ -137,6 +138,8 @@ static long xpoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xpoll_ioc_ctl_wait(ep, uarg);
 	case XPOLL_IOC_RING_SETUP:
 		return xpoll_ioc_ring_setup(ep, uarg);
+	case XPOLL_IOC_STATS:
+		return xpoll_ioc_stats(ep, uarg);
 	case XPOLL_IOC_SET_PARAMS:
 		return xpoll_ioc_set_params(ep, uarg);
 	case XPOLL_IOC_GET_PARAMS:

@@ -55,6 +55,7 @@
 #include <linux/vmalloc.h>
 
 #include <linux/xpoll.h>
+#include "trace.h"
 #include "xpoll.h"
 
 static_assert(sizeof(struct xpoll_ring_setup) == 40);
@@ -313,8 +314,10 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 
 	lockdep_assert_held(&ep->lock);
 	if (!bits) {
-		if (list_empty(&it->rdllink))
+		if (list_empty(&it->rdllink)) {
 			list_add_tail(&it->rdllink, &ep->rdllist);
+			xpoll_count_ready(ep, 1);
+		}
 		/* Pairs with the consumer's load-acquire of repoll. */
 		smp_store_release(&r->hdr->repoll, 1);
 		return true;
@@ -334,6 +337,9 @@ bool xpoll_ring_post(struct xpoll_instance *ep, struct xpoll_item *it,
 		smp_store_release(&r->hdr->overflow, 1);
 		return true;
 	}
+	/* Counted as delivered when its index is appended (uapi). */
+	xpoll_count_event(ep, it);
+	trace_xpoll_deliver(ep->id, it->fd, (__force u32)bits, it->data);
 	WRITE_ONCE(r->ring[tail & (r->entries - 1)], it->slot);
 	WRITE_ONCE(r->tail, tail + 1);
 	/* Pairs with the consumer's load-acquire of tail. */
@@ -388,8 +394,10 @@ void xpoll_ring_repoll(struct xpoll_instance *ep)
 		spin_lock_irq(&ep->lock);
 		it = list_first_entry_or_null(&todo, struct xpoll_item,
 					      rdllink);
-		if (it)
+		if (it) {
 			list_del_init(&it->rdllink);
+			xpoll_count_ready(ep, -1);
+		}
 		spin_unlock_irq(&ep->lock);
 		if (!it)
 			break;

@@ -113,10 +113,13 @@ static void xpoll_uevent_remove(struct xpoll_instance *ep,
 	lockdep_assert_held(&ep->mtx);
 	rhashtable_remove_fast(ep->uevents, &uev->node, xpoll_uevent_params);
 	list_del(&uev->link);
+	WRITE_ONCE(ep->stats.items, ep->stats.items - 1);
 	spin_lock_irq(&ep->lock);
 	uev->dead = true;
-	if (!list_empty(&uev->item.rdllink))
+	if (!list_empty(&uev->item.rdllink)) {
 		list_del_init(&uev->item.rdllink);
+		xpoll_count_ready(ep, -1);
+	}
 	spin_unlock_irq(&ep->lock);
 	xpoll_uevent_free(ep, uev);
 }
@@ -181,6 +184,7 @@ static int xpoll_uevent_add(struct xpoll_instance *ep, u64 key,
 		return err == -EEXIST ? err : -ENOMEM;
 	}
 	list_add_tail(&uev->link, &ep->uevent_list);
+	WRITE_ONCE(ep->stats.items, ep->stats.items + 1);
 	/* Nothing is pending yet: nothing to report. */
 	return 0;
 }
@@ -358,11 +362,12 @@ void xpoll_uevent_show(struct seq_file *m, struct xpoll_instance *ep)
 
 	lockdep_assert_held(&ep->mtx);
 	list_for_each_entry(uev, &ep->uevent_list, link) {
-		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x\n",
+		seq_printf(m, "uev: %16llx events: %8x data: %16llx pending: %x",
 			   (unsigned long long)uev->key,
 			   (__force unsigned int)uev->item.events,
 			   (unsigned long long)uev->item.data,
 			   (__force unsigned int)READ_ONCE(uev->pending));
+		xpoll_item_stats_show(m, &uev->item);
 		if (seq_has_overflowed(m))
 			break;
 	}

@@ -30,6 +30,7 @@
 #include <linux/uaccess.h>
 
 #include <linux/xpoll.h>
+#include "trace.h"
 #include "xpoll.h"
 
 /*
@@ -81,7 +82,13 @@ void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist)
 	spin_unlock_irq(&ep->lock);
 }
 
-void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist)
+/*
+ * Ends a scan; @ready is how many items the scan made ready (put back on
+ * a list: its txlist, the ready list, a minimum-count wait's own) less how
+ * many it took off txlist, for the statistics' count of ready items.
+ */
+void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist,
+		     long ready)
 {
 	struct xpoll_item *it, *nit;
 
@@ -94,10 +101,12 @@ void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist)
 	     nit = it->next, it->next = XPOLL_UNACTIVE) {
 		if (list_empty(&it->rdllink)) {
 			list_add(&it->rdllink, &ep->rdllist);
+			ready++;
 			if (xpoll_item_wakeup(it))
 				xpoll_wakeup_stay_awake(it);
 		}
 	}
+	xpoll_count_ready(ep, ready);
 	WRITE_ONCE(ep->ovflist, XPOLL_UNACTIVE);
 	list_splice(txlist, &ep->rdllist);
 	/* Held since a handover, if any (wakeup.c). */
@@ -119,6 +128,7 @@ void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist)
 
 struct xpoll_chunk {
 	int n;
+	long ready;		/* the scan's count for xpoll_done_scan() */
 	struct epoll_event evs[XPOLL_SEND_CHUNK];
 	struct xpoll_item *items[XPOLL_SEND_CHUNK];
 };
@@ -131,7 +141,8 @@ struct xpoll_chunk {
  * of @txlist in their order, still ready and still armed.  Returns false
  * if the sink faulted.
  */
-static bool xpoll_flush_chunk(struct xpoll_sink *sink, int *res,
+static bool xpoll_flush_chunk(struct xpoll_instance *ep,
+			      struct xpoll_sink *sink, int *res,
 			      struct xpoll_chunk *c, struct list_head *txlist,
 			      struct list_head *lt)
 {
@@ -142,17 +153,23 @@ static bool xpoll_flush_chunk(struct xpoll_sink *sink, int *res,
 	for (i = 0; i < stored; i++) {
 		struct xpoll_item *it = c->items[i];
 
+		xpoll_count_event(ep, it);
+		trace_xpoll_deliver(ep->id, it->fd, (__force u32)c->evs[i].events,
+				    c->evs[i].data);
 		if (it->events & EPOLLONESHOT) {
 			it->events &= XPOLL_PRIVATE_BITS;
 		} else if (!(it->events & EPOLLET)) {
 			/* Level-triggered: look again on the next wait. */
 			list_add_tail(&it->rdllink, lt);
+			xpoll_count(&ep->stats.lt_requeues);
+			c->ready++;
 			if (xpoll_item_wakeup(it))
 				xpoll_wakeup_stay_awake(it);
 		}
 	}
 	for (i = c->n - 1; i >= stored; i--) {
 		list_add(&c->items[i]->rdllink, txlist);
+		c->ready++;
 		/* Still ready: handed over for nothing (wakeup.c). */
 		if (xpoll_item_wakeup(c->items[i]))
 			xpoll_wakeup_stay_awake(c->items[i]);
@@ -195,6 +212,7 @@ static int xpoll_send_from(struct xpoll_instance *ep, struct xpoll_sink *sink,
 
 	init_poll_funcptr(&pt, NULL);
 	chunk.n = 0;
+	chunk.ready = 0;
 	mutex_lock(&ep->mtx);
 	xpoll_start_scan(ep, &txlist);
 
@@ -204,6 +222,7 @@ static int xpoll_send_from(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		if (xpoll_item_wakeup(it))
 			xpoll_wakeup_handover(ep, it);
 		list_del_init(&it->rdllink);
+		chunk.ready--;
 		revents = xpoll_item_poll(it, &pt, 1, true);
 		if (!revents)
 			continue;
@@ -212,14 +231,15 @@ static int xpoll_send_from(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		chunk.evs[chunk.n].data = it->data;
 		chunk.items[chunk.n++] = it;
 		if (chunk.n == XPOLL_SEND_CHUNK &&
-		    !xpoll_flush_chunk(sink, &res, &chunk, &txlist, lt)) {
+		    !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist, lt)) {
 			fault = true;
 			break;
 		}
 	}
 	if (chunk.n && !fault)
-		fault = !xpoll_flush_chunk(sink, &res, &chunk, &txlist, lt);
-	xpoll_done_scan(ep, &txlist);
+		fault = !xpoll_flush_chunk(ep, sink, &res, &chunk, &txlist,
+					   lt);
+	xpoll_done_scan(ep, &txlist, chunk.ready);
 
 	mutex_unlock(&ep->mtx);
 	return fault && res == start ? -EFAULT : res - start;
@@ -240,8 +260,11 @@ EXPORT_SYMBOL_FOR_XPOLL_KUNIT(xpoll_send_events);
 static int xpoll_autoremove_wake(struct wait_queue_entry *wq_entry,
 				 unsigned int mode, int sync, void *key)
 {
-	int ret = default_wake_function(wq_entry, mode, sync, key);
+	int ret;
 
+	/* Before the wakeup: the sleeper may run before the removal below. */
+	wq_entry->flags |= WQ_FLAG_WOKEN;
+	ret = default_wake_function(wq_entry, mode, sync, key);
 	list_del_init_careful(&wq_entry->entry);
 	return ret;
 }
@@ -287,7 +310,7 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		    int maxevents, s64 timeout_ns)
 {
 	wait_queue_entry_t wait;
-	bool timed_out = timeout_ns == 0;
+	bool timed_out = timeout_ns == 0, woken = false;
 	ktime_t expires, *to;
 	u64 slack;
 	int res, eavail;
@@ -313,6 +336,10 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			if (res)
 				return res;
 		}
+		/* Woken for events that another waiter took, or that went. */
+		if (woken)
+			xpoll_count_call(&ep->stats.wakeups_spurious);
+		woken = false;
 		if (timed_out)
 			return 0;
 		/* Busy polling, if on for @ep: events may come meanwhile. */
@@ -334,9 +361,15 @@ int xpoll_wait_sink(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			__add_wait_queue_exclusive(&ep->wq, &wait);
 		spin_unlock_irq(&ep->lock);
 
-		if (!eavail)
+		if (!eavail) {
+			sink->slept = true;
 			timed_out = !schedule_hrtimeout_range(to, slack,
 							      HRTIMER_MODE_ABS);
+			/* Taken off the queue by a wakeup (autoremove). */
+			woken = READ_ONCE(wait.flags) & WQ_FLAG_WOKEN;
+			if (woken)
+				xpoll_count_call(&ep->stats.wakeups);
+		}
 		__set_current_state(TASK_RUNNING);
 
 		eavail = 1;
@@ -434,7 +467,7 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		.slack = xpoll_timer_slack(min_wait_ns),
 		.task = current,
 	};
-	bool timed_out = timeout_ns == 0, eavail, pwake = false;
+	bool timed_out = timeout_ns == 0, eavail, pwake = false, woken = false;
 	ktime_t expires, *to;
 	LIST_HEAD(held);
 	u64 slack;
@@ -463,6 +496,9 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 				break;
 			}
 			total += res;
+			if (woken && !res)
+				xpoll_count_call(&ep->stats.wakeups_spurious);
+			woken = false;
 		}
 		if (total >= min_events || total == maxevents || timed_out ||
 		    (total && READ_ONCE(mw.expired)))
@@ -506,11 +542,18 @@ int xpoll_wait_min(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			eavail = true;
 		spin_unlock_irq(&ep->lock);
 
-		if (list_empty(&mw.wait.entry))
+		woken = false;
+		if (list_empty(&mw.wait.entry)) {
 			__set_current_state(TASK_RUNNING);
-		else
+		} else {
+			sink->slept = true;
 			timed_out = !schedule_hrtimeout_range(to, slack,
 							      HRTIMER_MODE_ABS);
+			/* Taken off the queue by a wakeup, not the timer. */
+			woken = READ_ONCE(mw.wait.flags) & WQ_FLAG_WOKEN;
+			if (woken)
+				xpoll_count_call(&ep->stats.wakeups);
+		}
 		__set_current_state(TASK_RUNNING);
 
 		eavail = true;
@@ -628,10 +671,20 @@ static bool xpoll_wait_fields_ok(const struct xpoll_wait *w)
 static int xpoll_wait_any(struct xpoll_instance *ep, struct xpoll_sink *sink,
 			  const struct xpoll_wait *w, s64 timeout_ns)
 {
+	int res;
+
+	xpoll_count_call(&ep->stats.waits);
+	trace_xpoll_wait_begin(ep->id, w->maxevents, timeout_ns,
+			       w->min_events);
 	if (w->min_events)
-		return xpoll_wait_min(ep, sink, w->maxevents, timeout_ns,
-				      w->min_events, w->min_wait_ns);
-	return xpoll_wait_sink(ep, sink, w->maxevents, timeout_ns);
+		res = xpoll_wait_min(ep, sink, w->maxevents, timeout_ns,
+				     w->min_events, w->min_wait_ns);
+	else
+		res = xpoll_wait_sink(ep, sink, w->maxevents, timeout_ns);
+	if (sink->slept)
+		xpoll_count_call(&ep->stats.waits_slept);
+	trace_xpoll_wait_end(ep->id, res, sink->slept);
+	return res;
 }
 
 /*

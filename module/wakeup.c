@@ -13,7 +13,7 @@
  * items whose sources were active, so that the system cannot suspend
  * between the two.
  *
- * Items have no room for a pointer (struct xpoll_item is 160 bytes, its
+ * Items have no room for a pointer (struct xpoll_item is 168 bytes, its
  * budget), so the item -> source map is a global hash keyed by the item's
  * address, read under RCU by the callback, changed under
  * xpoll_wakeups_lock (O(1) holds) by ADD, MOD and removal under ep->mtx.

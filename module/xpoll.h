@@ -252,6 +252,8 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include <linux/xpoll.h>
+
 /*
  * Internals the KUnit module (module/kunit/) needs are exported only when
  * the kernel has KUnit, and only into the XPOLL_KUNIT namespace.
@@ -292,6 +294,34 @@ struct xpoll_user {
 	atomic_long_t watches;		/* items of those instances */
 };
 
+/*
+ * An instance's statistics (XPOLL_IOC_STATS, fdinfo; stats.c).  Each
+ * counter is written where its path already holds a lock that serialises
+ * it, so counting is an add in a cache line the path already owns; only
+ * the counts of calls, which run under no lock of ours, are atomic (one
+ * add per call, in the instance's own line).  Compiled out with
+ * XPOLL_NO_STATS=1 (the benchmark's A/B against them).
+ */
+struct xpoll_counters {
+	/* No lock: one atomic add per call. */
+	atomic_long_t ctl[XPOLL_STATS_OPS];
+	atomic_long_t ctl_errors[XPOLL_STATS_OPS];
+	atomic_long_t waits, waits_slept, wakeups, wakeups_spurious;
+	/* Under ep->mtx (a ring instance's under ep->lock: no transfer). */
+	u64 events, events_lt, events_et, events_oneshot, lt_requeues;
+	/* Under ep->lock. */
+	u64 callbacks, callbacks_ovf, ready_max;
+	/* Under ep->mtx: items (closed ones too) and user events. */
+	u64 items;
+	/*
+	 * Items on the ready list, a transfer's txlist or a minimum-count
+	 * wait's held list: added to when an item joins one of them under
+	 * ep->lock, and by a transfer's net count at its end
+	 * (xpoll_done_scan()), taken from by a removal.
+	 */
+	long nr_ready;
+};
+
 struct xpoll_instance {
 	struct kref ref;
 	struct mutex mtx;		/* rule 2 in the top comment */
@@ -323,6 +353,8 @@ struct xpoll_instance {
 	struct wakeup_source *ws;	/* EPOLLWAKEUP, wakeup.c */
 	struct rhashtable *uevents;	/* user events by key, uevent.c */
 	struct xpoll_ring *ring;	/* the ready ring, if any: ring.c */
+	u64 id;				/* stats and tracepoints name it so */
+	struct xpoll_counters stats;	/* stats.c */
 	struct list_head uevent_list;	/* the same, for release, fdinfo */
 	/* Busy polling (busy.c). */
 	unsigned int napi_id;		/* queue to busy-poll; 0: none */
@@ -340,7 +372,7 @@ struct xpoll_pwq {
 };
 
 /*
- * 160 bytes on 64-bit (25 to a page), and with its wait entry inside, the
+ * 168 bytes on 64-bit (24 to a page), and with its wait entry inside, the
  * whole cost of a watch of a file with one wait queue (epoll: epitem,
  * eppoll_entry and, per file, epitems_head).  What an item's target is
  * (enum xpoll_kind) is read off its file, not stored.
@@ -348,11 +380,11 @@ struct xpoll_pwq {
 struct xpoll_item {
 	/*
 	 * Laid out for the two hot paths.  A descent of the instance's tree
-	 * reads rbn and file (bytes 0-31); items are 32-byte aligned (ctl.c;
-	 * 160 is a multiple of 32, so it costs nothing), so those never
-	 * straddle a cache line.  The transfer of a ready item reads file,
-	 * events, data and rdllink (bytes 24-63): one line for every other
-	 * item, two for the rest.
+	 * reads rbn and file (bytes 0-31), the transfer of a ready item
+	 * file, events, data and rdllink (bytes 24-63), and its statistics
+	 * (the last 8).  Items are 8-byte aligned: 32-byte alignment, which
+	 * kept the first 32 bytes in one cache line, would make an item 192
+	 * bytes, 24 more than the statistics' 8.
 	 */
 	struct rb_node rbn;		/* in ep->rbr, under ep->mtx */
 	struct file *file;		/* key of rbn (with fd) and of fnode */
@@ -367,6 +399,8 @@ struct xpoll_item {
 	struct xpoll_instance *ep;
 	struct rb_node fnode;		/* in its file's tree, target.c */
 	struct xpoll_pwq pwq;		/* first wait entry (wait.func set) */
+	u32 nr_reported;		/* events reported, mod 2^32 */
+	u32 last_reported;		/* jiffies of the last one, low 32 bits */
 };
 
 /*
@@ -382,6 +416,7 @@ struct xpoll_sink {
 		void __user *uptr;
 		void *kptr;
 	};
+	bool slept;		/* set by a wait that slept */
 };
 
 extern const struct file_operations xpoll_fops;
@@ -482,7 +517,8 @@ __poll_t xpoll_item_poll(struct xpoll_item *it, poll_table *pt, int depth,
 			 bool repoll_epoll);
 bool xpoll_events_available(struct xpoll_instance *ep);
 void xpoll_start_scan(struct xpoll_instance *ep, struct list_head *txlist);
-void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist);
+void xpoll_done_scan(struct xpoll_instance *ep, struct list_head *txlist,
+		     long ready);
 u64 xpoll_timer_slack(s64 timeout_ns);
 int xpoll_send_events(struct xpoll_instance *ep, struct xpoll_sink *sink,
 		      int maxevents);
@@ -643,6 +679,60 @@ u32 xpoll_ring_count(struct xpoll_instance *ep);
 void xpoll_ring_repoll(struct xpoll_instance *ep);
 void xpoll_ring_show(struct seq_file *m, struct xpoll_instance *ep);
 void xpoll_ring_free(struct xpoll_instance *ep);
+
+/* stats.c */
+u64 xpoll_new_id(void);
+long xpoll_ioc_stats(struct xpoll_instance *ep, void __user *uarg);
+void xpoll_stats_show(struct seq_file *m, struct xpoll_instance *ep);
+void xpoll_item_stats_show(struct seq_file *m, const struct xpoll_item *it);
+void xpoll_ctl_done(struct xpoll_instance *ep, const struct xpoll_ctl *c,
+		    int res);
+
+/*
+ * Counting (see struct xpoll_counters): xpoll_count() under the counter's
+ * lock, xpoll_count_call() for the atomic counts of calls.
+ */
+static inline void xpoll_count(u64 *counter)
+{
+#ifndef XPOLL_NO_STATS
+	(*counter)++;
+#endif
+}
+
+static inline void xpoll_count_call(atomic_long_t *counter)
+{
+#ifndef XPOLL_NO_STATS
+	atomic_long_inc(counter);
+#endif
+}
+
+/* @n more (or fewer) items ready, under ep->lock; keeps the high mark. */
+static inline void xpoll_count_ready(struct xpoll_instance *ep, long n)
+{
+#ifndef XPOLL_NO_STATS
+	ep->stats.nr_ready += n;
+	if (ep->stats.nr_ready > 0 &&
+	    ep->stats.nr_ready > (long)ep->stats.ready_max)
+		ep->stats.ready_max = ep->stats.nr_ready;
+#endif
+}
+
+/* An event of @it delivered, under the lock that serialises delivery. */
+static inline void xpoll_count_event(struct xpoll_instance *ep,
+				     struct xpoll_item *it)
+{
+#ifndef XPOLL_NO_STATS
+	ep->stats.events++;
+	if (it->events & EPOLLONESHOT)
+		ep->stats.events_oneshot++;
+	else if (it->events & EPOLLET)
+		ep->stats.events_et++;
+	else
+		ep->stats.events_lt++;
+	it->nr_reported++;
+	it->last_reported = (u32)jiffies;
+#endif
+}
 
 /* fdinfo.c */
 void xpoll_show_fdinfo(struct seq_file *m, struct file *f);

@@ -5,6 +5,10 @@
 #
 #   make bench-ab AB=HEAD~1
 #   XPOLL_AB_REPS=8 XPOLL_AB_ONLY=null,wait make bench-ab AB=2c7ff96
+#   XPOLL_AB_FLAGS=XPOLL_NO_STATS=1 make bench-ab AB=HEAD
+#
+# XPOLL_AB_FLAGS are make variables for REV's build only: with AB=HEAD
+# and XPOLL_NO_STATS=1, the table is the cost of the statistics.
 #
 # Both modules are built against the distro headers.  In the guest each
 # repetition loads one, runs tools/bench/xpoll-bench on xpoll only (one
@@ -38,7 +42,8 @@ src=build/ab/$base
 rm -rf "$src"
 mkdir -p "$src"
 git archive "$base" Kbuild module uapi | tar -x -C "$src"
-make -s W=1 -C "$kdir" M="$PWD/$src" modules
+# shellcheck disable=SC2086
+make -s W=1 -C "$kdir" M="$PWD/$src" ${XPOLL_AB_FLAGS:-} modules
 
 work=tree-$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- module uapi Kbuild || work="$work+changes"
@@ -46,7 +51,7 @@ out=build/out/ab
 rm -rf "$out"
 mkdir -p "$out"
 {
-	echo "# A/B: module at $base (1st) against the working tree at $(git rev-parse --short HEAD) ($work, 2nd)"
+	echo "# A/B: module at $base${XPOLL_AB_FLAGS:+ built with $XPOLL_AB_FLAGS} (1st) against the working tree at $(git rev-parse --short HEAD) ($work, 2nd)"
 	echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; guest: QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') TCG, 2 vCPUs, 3G, kernel ${kdir##*/linux-headers-}; $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "# $reps repetitions of: xpoll-bench --backend xpoll --reps 1 --only $only"
 } | tee "$out/table.txt"

@@ -7,12 +7,12 @@
 #
 #   sh scripts/guest-check.sh debug|distro[:GROUP] [SUITE...]
 #
-# With SUITE names (test binary names, kunit, reliability, realprog) only
-# those run.  GROUP splits one kernel's suites between guests that run at
-# the same time (make check runs the debug kernel's as two): "main" is
-# KUnit and the kselftests but xpoll_diff, "rel" is xpoll_diff and the
-# reliability programs; without it, all of them.  Results then go to
-# results/<kernel>-<group>/.
+# With SUITE names (test binary names, kunit, reliability, realprog,
+# xpoll-stat) only those run.  GROUP splits one kernel's suites between
+# guests that run at the same time (make check runs the debug kernel's as
+# two): "main" is KUnit and the kselftests but xpoll_diff, "rel" is
+# xpoll_diff and the reliability programs; without it, all of them.
+# Results then go to results/<kernel>-<group>/.
 kind=${1%%:*}
 group=
 case $1 in *:*) group=${1#*:} ;; esac
@@ -97,6 +97,16 @@ if [ "$kind" = distro ] && [ -x tools/realprog/run.sh ] && wanted realprog; then
 	echo "== real programs under the preload ($kind)"
 	tools/realprog/run.sh >"$res/realprog.$kind.tap" 2>&1
 	tail -n 5 "$res/realprog.$kind.tap"
+fi
+
+# xpoll-stat against a running server (tools/stat/test.sh).
+if [ "$kind" = distro ] && [ -f tools/stat/test.sh ] && wanted xpoll-stat; then
+	echo "== xpoll-stat ($kind)"
+	timeout 300 sh tools/stat/test.sh >"$res/xpoll-stat.$kind.tap" 2>&1
+	rc=$?
+	tail -n 3 "$res/xpoll-stat.$kind.tap"
+	# 0 passed, 1 a check failed (its TAP says which).
+	[ $rc -le 1 ] || notok "xpoll-stat test finished (exit $rc)"
 fi
 
 # Every instance is closed now: the module must unload.

@@ -171,7 +171,7 @@ TEST(default_limit_computed_like_epoll)
 	if (x < 0)
 		XP_SKIP("%s: %s missing", _metadata->name, XPOLL_LIMIT);
 	/* Same formula (4% of low memory / cost of one watch).  A watch
-	 * costs xpoll one 160-byte item and epoll an epitem and an
+	 * costs xpoll one 168-byte item and epoll an epitem and an
 	 * eppoll_entry (about 185 bytes on 6.1 x86-64, going by its default),
 	 * so xpoll's default is at least epoll's.  (Valid while the sysctl is at its default; the
 	 * guest does not change it.) */

@@ -17,7 +17,7 @@ if [ $# -gt 0 ]; then
 	exec "./$b" "$@"
 fi
 list=$(make -s list 2>/dev/null) ||
-	list="dev_lifecycle ctl_errors batch callbacks transfer modes literature nesting lifetime limits fdinfo busypoll ctlwait minwait uevent ring xpoll_diff"
+	list="dev_lifecycle ctl_errors batch callbacks transfer modes literature nesting lifetime limits fdinfo busypoll ctlwait minwait uevent ring stats xpoll_diff"
 rc=0
 for t in $list; do
 	if [ ! -x "./$t" ]; then

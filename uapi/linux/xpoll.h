@@ -44,7 +44,7 @@
 #define XPOLL_FEAT_USER_EVENTS	_BITULL(10)	/* XPOLL_CTL_USER items */
 #define XPOLL_FEAT_RING		_BITULL(11)	/* XPOLL_IOC_RING_SETUP, mmap */
 #define XPOLL_FEAT_MIN_WAIT	_BITULL(12)	/* xpoll_wait.min_events */
-/* Reserved for what comes next, not reported by this version: bit 13. */
+#define XPOLL_FEAT_STATS	_BITULL(13)	/* XPOLL_IOC_STATS, tracepoints */
 
 struct xpoll_version {
 	__u32 abi_version;	/* out: XPOLL_ABI_VERSION */
@@ -349,6 +349,53 @@ struct xpoll_ring_slot {
 	__u64 data;		/* the item's data */
 };
 
+/*
+ * Statistics (XPOLL_FEAT_STATS): what an instance did since its open(),
+ * read with XPOLL_IOC_STATS, and shown in fdinfo as "id:" and "stats"
+ * lines, with every item's line ending in "reported: <n> last_ms: <ms
+ * since its last report, or -1>" (n counts mod 2^32, the time mod 2^32
+ * jiffies).  Counters only grow (items excepted: a count of what the
+ * instance holds); they are not taken atomically together, so two read
+ * in one call may be a few events apart on a busy instance.  A call that
+ * is refused whole (EINVAL, EFAULT before anything is applied) counts
+ * nothing; a change counts on the instance it was made on, and a trigger
+ * of another instance's user event there as a change, and as a callback
+ * on that instance.  waits_slept counts when the wait returns.
+ * ready_max counts the items on the ready list, a transfer's list and a
+ * minimum-count wait's own (for a ring instance: items awaiting a
+ * re-poll).  The module's
+ * tracepoints (events/xpoll/ in tracefs) name an instance by the same
+ * id, never by a kernel pointer.
+ *
+ * In: flags must be 0 (EINVAL); every other field is out.  A later
+ * version adds fields in reserved[] and raises version.
+ */
+#define XPOLL_STATS_VERSION	1
+/* ctl[] and ctl_errors[]: [op] for ops 1 .. 5 (whatever the flags), [0] others */
+#define XPOLL_STATS_OPS		6
+
+struct xpoll_stats {
+	__u32 version;		/* out: XPOLL_STATS_VERSION */
+	__u32 flags;		/* in: must be 0 */
+	__u64 id;		/* the instance's id, from 1, never reused */
+	__u64 ctl[XPOLL_STATS_OPS];	/* changes, by op (ctl, batch, ctl+wait) */
+	__u64 ctl_errors[XPOLL_STATS_OPS];	/* of those, failed */
+	__u64 waits;		/* waits (WAIT, CTL_WAIT) */
+	__u64 waits_slept;	/* of those, that slept */
+	__u64 wakeups;		/* times a sleeping wait was woken */
+	__u64 wakeups_spurious;	/* of those, followed by nothing to report */
+	__u64 events;		/* events delivered (ring: indices appended) */
+	__u64 events_lt;	/* of those, of level-triggered items */
+	__u64 events_et;	/* of EPOLLET items without EPOLLONESHOT */
+	__u64 events_oneshot;	/* of EPOLLONESHOT items */
+	__u64 callbacks;	/* wakeups of items that matched their interest */
+	__u64 callbacks_ovf;	/* of those, diverted to the overflow list */
+	__u64 lt_requeues;	/* level-triggered items queued again after delivery */
+	__u64 ready_max;	/* the most items ready at once */
+	__u64 items;		/* items and user events now */
+	__u64 reserved[7];	/* out: 0 */
+};
+
 #define XPOLL_IOC_MAGIC		0xB8
 /* Returns 0. */
 #define XPOLL_IOC_VERSION	_IOWR(XPOLL_IOC_MAGIC, 0x00, struct xpoll_version)
@@ -362,7 +409,9 @@ struct xpoll_ring_slot {
 #define XPOLL_IOC_CTL_WAIT	_IOWR(XPOLL_IOC_MAGIC, 0x04, struct xpoll_ctl_wait)
 /* Returns 0 (see the ready ring above). */
 #define XPOLL_IOC_RING_SETUP	_IOWR(XPOLL_IOC_MAGIC, 0x05, struct xpoll_ring_setup)
-/* 0x06..0x0f are reserved for the commands the feature bits above name. */
+/* Returns 0 (see struct xpoll_stats). */
+#define XPOLL_IOC_STATS		_IOWR(XPOLL_IOC_MAGIC, 0x06, struct xpoll_stats)
+/* 0x07..0x0f are reserved for the commands the feature bits above name. */
 /* Return 0 (see struct xpoll_params). */
 #define XPOLL_IOC_SET_PARAMS	_IOW(XPOLL_IOC_MAGIC, 0x10, struct xpoll_params)
 #define XPOLL_IOC_GET_PARAMS	_IOR(XPOLL_IOC_MAGIC, 0x11, struct xpoll_params)
