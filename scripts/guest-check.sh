@@ -5,33 +5,21 @@
 # in $XPOLL_OUT/results/<kernel>/; this script's own steps go to
 # guest.<kernel>.tap. scripts/summarize.py reads them on the host.
 #
-#   sh scripts/guest-check.sh debug|distro[:GROUP] [SUITE...]
+#   sh scripts/guest-check.sh debug|distro [SUITE...]
 #
 # With SUITE names (test binary names, kunit, reliability, realprog,
-# xpoll-stat) only those run.  GROUP splits one kernel's suites between
-# guests that run at the same time (make check runs the debug kernel's as
-# two): "main" is KUnit and the kselftests but xpoll_diff, "rel" is
-# xpoll_diff and the reliability programs; without it, all of them.
-# Results then go to results/<kernel>-<group>/.
-kind=${1%%:*}
-group=
-case $1 in *:*) group=${1#*:} ;; esac
+# xpoll-stat) only those run.
+kind=$1
 shift
 only=" $* "
-rname=$kind${group:+-$group}
-res=$XPOLL_OUT/results/$rname
+res=$XPOLL_OUT/results/$kind
 rm -rf "$res"
 mkdir -p "$res"
-tap=$res/guest.$rname.tap
+tap=$res/guest.$kind.tap
 n=0
 ok() { n=$((n + 1)); echo "ok $n $*" >>"$tap"; echo "ok $n $*"; }
 notok() { n=$((n + 1)); echo "not ok $n $*" >>"$tap"; echo "not ok $n $*"; }
 wanted() {
-	case $group:$1 in
-	main:xpoll_diff | main:reliability | rel:kunit) return 1 ;;
-	rel:xpoll_diff | rel:reliability) ;;
-	rel:*) return 1 ;;
-	esac
 	[ "$only" = "  " ] && return 0
 	case "$only" in *" $1 "*) return 0 ;; esac
 	return 1
@@ -40,9 +28,9 @@ kmemleak=/sys/kernel/debug/kmemleak
 
 echo "TAP version 13" >"$tap"
 if insmod "$XPOLL_KO"; then
-	ok "insmod xpoll ($rname kernel $(uname -r))"
+	ok "insmod xpoll ($kind kernel $(uname -r))"
 else
-	notok "insmod xpoll ($rname kernel $(uname -r))"
+	notok "insmod xpoll ($kind kernel $(uname -r))"
 	echo "1..$n" >>"$tap"
 	exit 1
 fi
