@@ -13,7 +13,7 @@
 #define FEAT_ALL (XPOLL_FEAT_CTL | XPOLL_FEAT_WAIT | XPOLL_FEAT_POLL | \
 		  XPOLL_FEAT_FDINFO | XPOLL_FEAT_CTL_BATCH | XPOLL_FEAT_PARAMS | \
 		  XPOLL_FEAT_CTL_WAIT | XPOLL_FEAT_USER_EVENTS | \
-		  XPOLL_FEAT_MIN_WAIT)
+		  XPOLL_FEAT_RING | XPOLL_FEAT_MIN_WAIT | XPOLL_FEAT_STATS)
 
 /* A readable eventfd: the simplest target with an event. */
 static int ready_eventfd(void)
@@ -221,16 +221,12 @@ TEST_F(dev, version_ioctl)
 	v.features = ~0ULL;
 	ASSERT_EQ(0, ioctl(self->xfd, XPOLL_IOC_VERSION, &v));
 	EXPECT_EQ(XPOLL_ABI_VERSION, v.abi_version);
-	/*
-	 * No bit outside what this module implements: bits 11 (mapped ring)
-	 * and 13 (statistics) are named by the header but not implemented.
-	 */
+	/* No bit outside what this module implements. */
 	EXPECT_EQ(0, v.features & ~(uint64_t)FEAT_ALL)
 		TH_LOG("features 0x%llx", (unsigned long long)v.features);
-	EXPECT_EQ(0, v.features & (_BITULL(11) | _BITULL(13)));
 	/* Every one it implements: issue 3's CTL, WAIT (with sigmask),
-	 * POLL, FDINFO, then PARAMS, CTL_BATCH, CTL_WAIT, user events and
-	 * minimum-wait batching. */
+	 * POLL, FDINFO, then PARAMS, CTL_BATCH, CTL_WAIT, user events, the
+	 * ready ring, minimum-wait batching and statistics. */
 	EXPECT_EQ(FEAT_ALL, v.features & FEAT_ALL)
 		TH_LOG("features 0x%llx", (unsigned long long)v.features);
 	/* Input fields left as they were. */

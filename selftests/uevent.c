@@ -174,8 +174,10 @@ static int uev_parse(int p, struct uev_line *u, int max)
 	int n = 0;
 	FILE *f;
 
+	/* The statistics (feature bit 13) end the line: see stats.c. */
 	if (regcomp(&re, "^uev: *[0-9a-f]+ events: *[0-9a-f]+ data: *[0-9a-f]+"
-		    " pending: *[0-9a-f]+$", REG_EXTENDED | REG_NOSUB))
+		    " pending: *[0-9a-f]+ reported: [0-9]+ last_ms: -?[0-9]+$",
+		    REG_EXTENDED | REG_NOSUB))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", p);
 	f = fopen(path, "re");

@@ -110,13 +110,36 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/*
+ * The instance's fdinfo without its statistics ("stats" lines and each
+ * item's " reported: ..." end): they count the calls made, also those an
+ * ENOMEM failed, and are not the state a failure must leave alone.
+ */
 static void fdinfo(int fd, char *buf, size_t len)
 {
-	char path[64];
+	char path[64], *in, *out, *nl, *cut;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (read_file(path, buf, len))
+	if (read_file(path, buf, len)) {
 		snprintf(buf, len, "<fdinfo unreadable: %s>", strerror(errno));
+		return;
+	}
+	for (in = out = buf; *in; in = nl) {
+		nl = strchr(in, '\n');
+		nl = nl ? nl + 1 : in + strlen(in);
+		if (!strncmp(in, "stats ", 6))
+			continue;
+		cut = strstr(in, " reported: ");
+		if (cut && cut < nl) {
+			memmove(out, in, cut - in);
+			out += cut - in;
+			*out++ = '\n';
+			continue;
+		}
+		memmove(out, in, nl - in);
+		out += nl - in;
+	}
+	*out = 0;
 }
 
 /* Arm: the n-th injection point from now fails. Nothing may allocate between. */
