@@ -16,7 +16,8 @@
 #
 # XPOLL_BENCH_ONLY (default: everything) is a comma list of xpoll-bench's
 # workloads (null, ctl, wait, ctlwait, latency, pingpong, fixedrate, herd,
-# memory, churn), percall, and
+# memory, churn, the ready ring's ring1, ring64, ringhttp, ringmem, and
+# ringaa, their A/A control, which runs only when named), percall, and
 # realserver.sh's servers (redis, nginx-close); what it leaves out is not
 # run. XPOLL_BENCH_KO loads that module instead of the working tree's
 # build/distro one (it must be built for the distro kernel); the table's
@@ -42,11 +43,12 @@ if [ -z "${XPOLL_BENCH_ONLY:-}" ]; then
 else
 	for w in ${XPOLL_BENCH_ONLY//,/ }; do
 		case $w in
-		null | ctl | wait | ctlwait | latency | pingpong | fixedrate | herd | memory | churn) wl="$wl${wl:+,}$w" ;;
+		null | ctl | wait | ctlwait | latency | pingpong | fixedrate | herd | memory | churn | \
+		ring1 | ring64 | ringhttp | ringmem | ringaa) wl="$wl${wl:+,}$w" ;;
 		percall) percall=1 ;;
 		redis | nginx-close) servers="$servers${servers:+,}$w" ;;
 		*)
-			echo "bench: unknown row '$w' in XPOLL_BENCH_ONLY (null ctl wait ctlwait latency pingpong fixedrate herd memory churn percall redis nginx-close)" >&2
+			echo "bench: unknown row '$w' in XPOLL_BENCH_ONLY (null ctl wait ctlwait latency pingpong fixedrate herd memory churn ring1 ring64 ringhttp ringmem ringaa percall redis nginx-close)" >&2
 			exit 2 ;;
 		esac
 	done

@@ -46,6 +46,20 @@
  *           close must remove the watch and let the FIN go at once (an
  *           interface that kept the file open until later delays every
  *           connection by that much)
+ *  ring1, ring64  the ready ring (XPOLL_FEAT_RING): events taken 1 (64) per
+ *           call from N eventfds (EPOLLET), libxpoll's xpoll_ring_harvest()
+ *           (xpoll_ring_wait() only when the ring is empty) against
+ *           epoll_wait() with maxevents 1 (64); "retrigger": the consumer
+ *           writes each event's eventfd again (a whole event loop's turn),
+ *           "drain": N events made beforehand, the taking alone timed
+ *  ringhttp a small HTTP/1.1 server, the same code on epoll ET and on a
+ *           ring instance, against a load generator in the same program:
+ *           requests/s and the server's CPU time per request, keep-alive
+ *           and one connection per request
+ *  ringmem  memory per watch of a ring instance (slab + its mapping), of a
+ *           plain xpoll instance, and of epoll
+ *  ringaa   A/A control of the ring rows (only when named): one consumer,
+ *           epoll or the ring, in both columns, alternating as every row
  *
  * Pairing: every row is measured on both interfaces back to back (epoll
  * first on even repetitions, xpoll first on odd ones), so a burst of noise
@@ -86,6 +100,7 @@
 #include <sys/utsname.h>
 
 #include <linux/xpoll.h>
+#include <xpoll/xpoll.h>	/* libxpoll: the ready ring's consumer */
 
 enum { EP, XP };
 static const char *const be_name[] = { "epoll", "xpoll" };
@@ -166,7 +181,8 @@ static int lower_is_better(const char *metric)
 {
 	static const char *const lower[] = {
 		"p50_us", "p99_us", "wakeups/event", "returns/event", "bytes/watch",
-		"ms/request", "cpu_us/event", "p99-minwait_us",
+		"ms/request", "cpu_us/event", "p99-minwait_us", "slab_bytes/watch",
+		"cpu_us/req",
 	};
 
 	for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
@@ -1389,6 +1405,630 @@ static void bench_churn(int be, int rep)
 	free(times);
 }
 
+/* ---- 8. the ready ring (XPOLL_FEAT_RING) --------------------------------------------------- */
+
+/*
+ * The ring rows put one consumer on epoll (ET items, epoll_wait()) against
+ * the same consumer on a ring instance of xpoll (its items are ET too, the
+ * ring's rule), whose events come from libxpoll's xpoll_ring_harvest()
+ * without a system call, and from xpoll_ring_wait() (a harvest, then a
+ * sleep in XPOLL_IOC_WAIT) only when the ring is empty.  The column is the
+ * backend as in every row; @impl says which consumer runs in it, so that
+ * the A/A rows (ringaa) can run one consumer in both columns.
+ */
+enum { IMPL_EPOLL, IMPL_RING, IMPL_PLAIN };
+static const char *const impl_name[] = { "epoll", "ring", "xpoll" };
+/*
+ * --xpoll-column plain: the xpoll column runs a plain xpoll instance
+ * (XPOLL_IOC_WAIT, the same ET items) instead of the ring, to tell what
+ * the ring changes from what any xpoll instance does (diagnosis; the
+ * rows' params then end in " plain").
+ */
+static int xp_impl = IMPL_RING;
+
+struct rq {
+	int impl, x;
+	struct xpoll_ring r;
+	long gets, sleeps, events;	/* calls, falls back to the wait, events */
+};
+
+static unsigned int pow2_at_least(unsigned long n)
+{
+	unsigned int e = 1;
+
+	while (e < n)
+		e <<= 1;
+	return e;
+}
+
+/* A consumer of @impl able to hold @items items (a ring's slots). */
+static void rq_open(struct rq *q, int impl, unsigned long items)
+{
+	memset(q, 0, sizeof(*q));
+	q->impl = impl;
+	if (impl == IMPL_EPOLL) {
+		q->x = epoll_create1(EPOLL_CLOEXEC);
+		if (q->x < 0)
+			die("epoll_create1");
+		return;
+	}
+	q->x = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (q->x < 0)
+		die("open " XPOLL_DEVICE);
+	if (impl == IMPL_RING && xpoll_ring_setup(q->x, pow2_at_least(items), &q->r))
+		die("xpoll_ring_setup");
+}
+
+static void rq_close(struct rq *q)
+{
+	if (q->impl == IMPL_RING && xpoll_ring_unmap(&q->r))
+		die("xpoll_ring_unmap");
+	close(q->x);
+}
+
+static int rq_add(struct rq *q, int fd, uint32_t ev, uint64_t data)
+{
+	return b_ctl(q->impl == IMPL_EPOLL ? EP : XP, q->x, EPOLL_CTL_ADD, fd, ev, data);
+}
+
+/*
+ * Up to @max events: epoll_wait(), or a harvest and, only if the ring is
+ * empty, xpoll_ring_wait() (which harvests again before it sleeps).
+ * @timeout_ms: < 0 forever, 0 no sleep.
+ */
+static inline int rq_get(struct rq *q, struct epoll_event *ev, int max, int timeout_ms)
+{
+	int n;
+
+	q->gets++;
+	if (q->impl == IMPL_EPOLL) {
+		n = epoll_wait(q->x, ev, max, timeout_ms);
+	} else if (q->impl == IMPL_PLAIN) {
+		n = b_wait(XP, q->x, ev, max, timeout_ms);
+	} else {
+		n = xpoll_ring_harvest(&q->r, ev, max);
+		if (!n && timeout_ms) {
+			q->sleeps++;
+			n = xpoll_ring_wait(&q->r, ev, max,
+					    timeout_ms < 0 ? -1 : timeout_ms * 1000000LL, NULL);
+		}
+	}
+	if (n > 0)
+		q->events += n;
+	return n;
+}
+
+/* The last CPU this thread may use; *mask gets the whole set. */
+static int last_cpu(cpu_set_t *mask)
+{
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(*mask), mask))
+		die("sched_getaffinity");
+	for (cpu = CPU_SETSIZE - 1; cpu > 0 && !CPU_ISSET(cpu, mask); cpu--)
+		;
+	return cpu;
+}
+
+static const long ring_sizes[] = { 1024, 65536 };
+/* --ring-n, --ring-mode, --http-*: one case of the ring rows (profiling) */
+static long ring_only_n;
+static int ring_only_mode = -1;	/* 0 retrigger, 1 drain */
+static int http_only_conns, http_only_ka = -1, http_only_split = -1;
+
+static int ring_case(long n, int drain)
+{
+	return (!ring_only_n || n == ring_only_n) && (ring_only_mode < 0 || drain == ring_only_mode);
+}
+
+static int http_case(int conns, int keepalive, int split)
+{
+	return (!http_only_conns || conns == http_only_conns) &&
+	       (http_only_ka < 0 || keepalive == http_only_ka) &&
+	       (http_only_split < 0 || split == http_only_split);
+}
+
+/*
+ * ring1 (K = 1) and ring64 (K = 64): events/s taken by one consumer from N
+ * eventfds, every item EPOLLIN | EPOLLET, on one CPU (the last; a single
+ * thread, so no wakeup across vCPUs, which a TCG guest makes slow and
+ * erratic).  Two ways:
+ *  retrigger  all N are made ready once; then each call takes K events and
+ *             writes 1 to each event's eventfd, a new edge that puts it
+ *             back at the end of the ready list (epoll) or the ring (xpoll):
+ *             N events stay ready, the consumer never sleeps and is the
+ *             only thing that runs.  What is timed is an event loop's
+ *             whole turn: the take, and the write()s that make the next
+ *             events, the same on both (the wait ET rows do the same).
+ *  drain      all N are made ready (not timed), then taken K per call until
+ *             none is left (timed): the consumer's cost alone, with events
+ *             always there (epoll_wait() with timeout 0, the harvest with no
+ *             fallback to the wait).
+ * Every call must return K events (N >= K ready, drain: the last call may
+ * return fewer), and the data of each must be one of the N: a ring that
+ * lost an event would end the retrigger loop empty (an error after 1 s).
+ * No producer thread: under TCG a write() that makes an event costs more
+ * than epoll's taking of one, so a producer on the other vCPU would be
+ * the bottleneck of both consumers, and a wakeup across vCPUs waits for
+ * the host to run the other vCPU's thread.
+ */
+static void bench_ring(const char *wl, int be, int impl, int rep, long n, int k, int drain)
+{
+	static struct epoll_event ev[64];
+	const uint64_t one = 1;
+	char p[64];
+	double t0, t = 0;
+	long events = 0;
+	cpu_set_t mask, pin;
+	struct rq q;
+	int r;
+
+	if (n > nefd || !ring_case(n, drain))
+		return;
+	CPU_ZERO(&pin);
+	CPU_SET(last_cpu(&mask), &pin);
+	if (sched_setaffinity(0, sizeof(pin), &pin))
+		die("sched_setaffinity");
+	if (!strcmp(wl, "ringaa"))
+		snprintf(p, sizeof(p), "K=%d N=%ld %s %s|%s", k, n, drain ? "drain" : "retrigger",
+			 impl_name[impl], impl_name[impl]);
+	else
+		snprintf(p, sizeof(p), "N=%ld %s%s", n, drain ? "drain" : "retrigger",
+			 xp_impl == IMPL_PLAIN ? " plain" : "");
+	set_ready(n, 0);
+	rq_open(&q, impl, n);
+	for (long i = 0; i < n; i++)
+		if (rq_add(&q, efd[i], EPOLLIN | EPOLLET, i))
+			die("ring ADD");
+	if (!drain) {
+		set_ready(n, 1);
+		t0 = now();
+		do {
+			for (int b = 0; b < (k == 1 ? 64 : 4); b++) {
+				r = rq_get(&q, ev, k, 1000);
+				if (r != k) {
+					fprintf(stderr, "%s %s %s: %d events, expected %d\n", wl, p,
+						impl_name[impl], r, k);
+					exit(1);
+				}
+				for (int j = 0; j < r; j++) {
+					if (ev[j].data.u64 >= (uint64_t)n)
+						die("ring: bad data");
+					if (write(efd[ev[j].data.u64], &one, 8) != 8)
+						die("ring write");
+				}
+				events += r;
+			}
+			t = now() - t0;
+		} while (t < budget);
+	} else {
+		do {
+			long got = 0;
+
+			set_ready(n, 1);
+			t0 = now();
+			while (got < n) {
+				r = rq_get(&q, ev, k, 0);
+				if (r < 1 || (r != k && got + r != n)) {
+					fprintf(stderr, "%s %s %s: %d events after %ld of %ld\n", wl, p,
+						impl_name[impl], r, got, n);
+					exit(1);
+				}
+				got += r;
+			}
+			t += now() - t0;
+			events += got;
+			if (rq_get(&q, ev, k, 0) != 0) {
+				fprintf(stderr, "%s %s %s: an event past the %ld made\n", wl, p,
+					impl_name[impl], n);
+				exit(1);
+			}
+		} while (t < budget);
+	}
+	if (q.sleeps)
+		printf("# %s %s %s: %ld of %ld calls slept\n", wl, p, impl_name[impl], q.sleeps,
+		       q.gets);
+	rq_close(&q);
+	set_ready(n, 0);
+	if (sched_setaffinity(0, sizeof(mask), &mask))
+		die("sched_setaffinity");
+	sample(wl, p, "events/s", be, rep, events / t);
+}
+
+/*
+ * ringmem: memory per watch of N = 65,536 watches (eventfds, EPOLLIN |
+ * EPOLLET): epoll against a plain xpoll instance ("plain"), and against a
+ * ring instance of 65,536 slots, full ("ring").  bytes/watch: the growth of
+ * SUnreclaim from before the instance is opened to after the N ADDs, plus
+ * for the ring its mapping (mmap_size, pages the kernel allocated at the
+ * setup) divided by N; slab_bytes/watch: the slab growth alone.  The #
+ * line also gives how MemFree and VmallocUsed moved, to see where the
+ * mapping's pages came from.
+ */
+static long meminfo_kb(const char *key)
+{
+	char line[128], k[64];
+	long kb = -1, v;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63[^:]: %ld kB", k, &v) == 2 && !strcmp(k, key)) {
+			kb = v;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void bench_ringmem(int be, int rep, long n, int ring)
+{
+	long slab0, slab1, free0, free1, vm0, vm1;
+	double slab, map = 0;
+	struct rq q;
+	char p[64];
+
+	if (n > nefd)
+		return;
+	snprintf(p, sizeof(p), "N=%ld %s", n, ring ? "ring" : "plain");
+	usleep(200000);
+	slab0 = sunreclaim_kb();
+	free0 = meminfo_kb("MemFree");
+	vm0 = meminfo_kb("VmallocUsed");
+	if (be == EP)
+		rq_open(&q, IMPL_EPOLL, n);
+	else if (ring)
+		rq_open(&q, IMPL_RING, n);
+	else {
+		memset(&q, 0, sizeof(q));
+		q.impl = -1;
+		q.x = open(XPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+		if (q.x < 0)
+			die("open " XPOLL_DEVICE);
+	}
+	for (long i = 0; i < n; i++)
+		if (b_ctl(be, q.x, EPOLL_CTL_ADD, efd[i], EPOLLIN | EPOLLET, i))
+			die("ringmem ADD");
+	slab1 = sunreclaim_kb();
+	free1 = meminfo_kb("MemFree");
+	vm1 = meminfo_kb("VmallocUsed");
+	slab = (slab1 - slab0) * 1024.0 / n;
+	if (q.impl == IMPL_RING)
+		map = (double)q.r.size / n;
+	printf("# ringmem %s %s: slab %+ld kB, MemFree %+ld kB, VmallocUsed %+ld kB, mapping %.0f kB; "
+	       "%.1f B/watch slab + %.1f B/watch mapping\n", p,
+	       be == EP ? "epoll" : ring ? "ring" : "xpoll", slab1 - slab0, free1 - free0, vm1 - vm0,
+	       q.impl == IMPL_RING ? q.r.size / 1024.0 : 0.0, slab, map);
+	if (q.impl == IMPL_RING)
+		rq_close(&q);
+	else
+		close(q.x);
+	sample("ringmem", p, "bytes/watch", be, rep, slab + map);
+	sample("ringmem", p, "slab_bytes/watch", be, rep, slab);
+}
+
+/*
+ * ringhttp: requests/s of a small HTTP/1.1 server, the same code on epoll
+ * (ET) and on a ring instance, against a load generator in the same
+ * program (a client thread on a plain epoll instance, the same in both
+ * columns).  The server: one thread, a non-blocking listener and its
+ * connections, every item EPOLLIN | EPOLLRDHUP | EPOLLET; up to 64 events
+ * per call (epoll_wait(), or a harvest and xpoll_ring_wait() only when
+ * empty); the listener is accepted until EAGAIN; a connection is read
+ * until a read returns less than asked (nginx's rule for ET sockets; until
+ * EAGAIN or EOF after EPOLLRDHUP), each complete request (headers ending
+ * in an empty line) gets a 200 with a 128-byte body, and a request with
+ * "Connection: close" is answered and its connection closed (without DEL,
+ * as nginx does).
+ * The client: C connections; keepalive: each keeps one request
+ * outstanding on its connection, a new one as soon as the whole answer is
+ * in; close: each connection sends one request with Connection: close,
+ * reads the answer up to EOF (the server's FIN), closes and is replaced by
+ * a new connection.  Every answer is compared byte for byte.  For 5 x
+ * --budget (1 s).  CPUs: same (default; both threads on the last vCPU, as
+ * churn: throughput is then 1 / (server + client cost) per request) or
+ * split (the server on the last vCPU, the client on the one before: the
+ * server's cost alone bounds throughput only if the client is faster).
+ * Metrics: req/s, and the server thread's CPU time per request
+ * (cpu_us/req, RUSAGE_THREAD), which the client's share does not dilute.
+ */
+#define HTTP_LISTENER UINT64_MAX
+#define HTTP_BUF 1024
+static const char http_req_ka[] =
+	"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: xpoll-bench\r\n"
+	"Accept: */*\r\n\r\n";
+static const char http_req_close[] =
+	"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: xpoll-bench\r\n"
+	"Accept: */*\r\nConnection: close\r\n\r\n";
+#define HTTP_HDR "HTTP/1.1 200 OK\r\nServer: xpoll-bench\r\nContent-Type: text/plain\r\n" \
+	"Content-Length: 128\r\n"
+#define HTTP_BODY "xpoll-bench ringhttp 0123456789abcdef0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef01234567\n"
+static const char http_resp_ka[] = HTTP_HDR "\r\n" HTTP_BODY;
+static const char http_resp_close[] = HTTP_HDR "Connection: close\r\n\r\n" HTTP_BODY;
+
+struct http_conn {
+	uint32_t gen, len;
+	char buf[HTTP_BUF];
+};
+
+struct http {
+	struct rq q;
+	int lfd, cpu[2];
+	atomic_int stop;
+	long nfd, served, closed;
+	uint32_t seq;
+	struct http_conn *conn;	/* per fd */
+	double cpu_us;		/* the server thread's */
+};
+
+static void http_close(struct http *h, int fd)
+{
+	h->conn[fd].gen = 0;
+	h->closed++;
+	close(fd);	/* no DEL, as nginx */
+}
+
+/* A connection's event: read what came, answer each complete request. */
+static void http_serve(struct http *h, int fd, uint32_t events)
+{
+	struct http_conn *c = &h->conn[fd];
+
+	for (;;) {
+		size_t space = sizeof(c->buf) - c->len;
+		ssize_t r = read(fd, c->buf + c->len, space);
+		char *end;
+
+		if (r < 0) {
+			if (errno == EAGAIN)
+				return;
+			if (errno == ECONNRESET) {
+				http_close(h, fd);
+				return;
+			}
+			die("ringhttp server read");
+		}
+		if (r == 0) {
+			http_close(h, fd);
+			return;
+		}
+		c->len += r;
+		while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
+			size_t rl = end + 4 - c->buf;
+			int cl = memmem(c->buf, rl, "Connection: close", 17) != NULL;
+			const char *resp = cl ? http_resp_close : http_resp_ka;
+			size_t len = cl ? sizeof(http_resp_close) - 1 : sizeof(http_resp_ka) - 1;
+
+			if (strncmp(c->buf, "GET ", 4))
+				die("ringhttp: not a GET");
+			if (write(fd, resp, len) != (ssize_t)len)
+				die("ringhttp server write");
+			h->served++;
+			c->len -= rl;
+			memmove(c->buf, c->buf + rl, c->len);
+			if (cl) {
+				http_close(h, fd);
+				return;
+			}
+		}
+		if (c->len == sizeof(c->buf))
+			die("ringhttp: request too large");
+		if ((size_t)r < space && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+			return;	/* all there was: the next data makes a new edge */
+	}
+}
+
+static void *http_server(void *arg)
+{
+	struct http *h = arg;
+	struct epoll_event ev[64];
+	struct rusage ru0, ru1;
+	int n, fd;
+
+	pin_to(h->cpu[0]);
+	pthread_setname_np(pthread_self(), "ringhttp-srv");	/* apart in profiles */
+	getrusage(RUSAGE_THREAD, &ru0);
+	while (!atomic_load_explicit(&h->stop, memory_order_relaxed)) {
+		n = rq_get(&h->q, ev, 64, 100);
+		if (n < 0 && errno != EINTR)
+			die("ringhttp server wait");
+		for (int i = 0; i < n; i++) {
+			uint64_t d = ev[i].data.u64;
+
+			if (d == HTTP_LISTENER) {
+				for (;;) {
+					fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					if (fd < 0) {
+						if (errno == EAGAIN)
+							break;
+						if (errno == ECONNABORTED)
+							continue;
+						die("ringhttp accept");
+					}
+					if (fd >= h->nfd) {
+						fprintf(stderr, "ringhttp: fd %d above RLIMIT_NOFILE\n", fd);
+						exit(1);
+					}
+					if (!++h->seq)
+						h->seq = 1;	/* 0 marks a free fd */
+					h->conn[fd].gen = h->seq;
+					h->conn[fd].len = 0;
+					if (rq_add(&h->q, fd, EPOLLIN | EPOLLRDHUP | EPOLLET,
+						   (uint64_t)h->seq << 32 | (uint32_t)fd))
+						die("ringhttp ADD");
+				}
+				continue;
+			}
+			fd = (int)(uint32_t)d;
+			if (fd >= h->nfd || !h->conn[fd].gen || h->conn[fd].gen != d >> 32)
+				continue;	/* a closed connection's */
+			http_serve(h, fd, ev[i].events);
+		}
+	}
+	getrusage(RUSAGE_THREAD, &ru1);
+	h->cpu_us = (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+		     ru0.ru_stime.tv_sec) * 1e6 +
+		    (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+		     ru0.ru_stime.tv_usec);
+	return NULL;
+}
+
+struct http_client_conn {
+	int fd;
+	size_t len;
+	char buf[512];
+};
+
+static void http_connect(struct http_client_conn *cc, const struct sockaddr_in *a, int cx,
+			 int idx, int keepalive)
+{
+	const char *req = keepalive ? http_req_ka : http_req_close;
+	size_t len = keepalive ? sizeof(http_req_ka) - 1 : sizeof(http_req_close) - 1;
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = idx };
+
+	cc->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cc->fd < 0)
+		die("ringhttp socket");
+	/* on loopback, completes without the server thread */
+	if (connect(cc->fd, (const struct sockaddr *)a, sizeof(*a)))
+		die("ringhttp connect");
+	if (fcntl(cc->fd, F_SETFL, O_NONBLOCK) || epoll_ctl(cx, EPOLL_CTL_ADD, cc->fd, &e))
+		die("ringhttp client ADD");
+	cc->len = 0;
+	if (write(cc->fd, req, len) != (ssize_t)len)
+		die("ringhttp request");
+}
+
+static void bench_http(const char *wl, int be, int impl, int rep, int conns, int keepalive,
+		       int split)
+{
+	struct http h = { 0 };
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t alen = sizeof(a);
+	const char *resp = keepalive ? http_resp_ka : http_resp_close;
+	size_t rlen = keepalive ? sizeof(http_resp_ka) - 1 : sizeof(http_resp_close) - 1;
+	struct http_client_conn *cc = calloc(conns, sizeof(*cc));
+	struct epoll_event ev[64];
+	struct rlimit rl;
+	char p[64];
+	long done = 0;
+	double t0, t;
+	cpu_set_t mask;
+	pthread_t th;
+	int cx, cpu, n;
+
+	if (!http_case(conns, keepalive, split)) {
+		free(cc);
+		return;
+	}
+	if (!cc || getrlimit(RLIMIT_NOFILE, &rl))
+		die("ringhttp setup");
+	/* fds above the eventfd pool; RLIMIT_NOFILE has room for 1,024 more */
+	h.nfd = rl.rlim_cur;
+	h.conn = calloc(h.nfd, sizeof(*h.conn));
+	if (!h.conn)
+		die("calloc");
+	cpu = last_cpu(&mask);
+	h.cpu[0] = h.cpu[1] = cpu;
+	if (split) {
+		while (--cpu >= 0 && !CPU_ISSET(cpu, &mask))
+			;
+		h.cpu[1] = cpu;
+	}
+	if (strcmp(wl, "ringaa"))
+		snprintf(p, sizeof(p), "%s c=%d CPUs=%s%s", keepalive ? "keepalive" : "close", conns,
+			 split ? "split" : "same", xp_impl == IMPL_PLAIN ? " plain" : "");
+	else
+		snprintf(p, sizeof(p), "%s c=%d CPUs=%s %s|%s", keepalive ? "keepalive" : "close",
+			 conns, split ? "split" : "same", impl_name[impl], impl_name[impl]);
+	pin_to(h.cpu[1]);
+	/* listener + C connections, and room for closed ones not yet reaped */
+	rq_open(&h.q, impl, 4 * (conns + 1) < 1024 ? 1024 : 4 * (conns + 1));
+	h.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h.lfd < 0 || bind(h.lfd, (struct sockaddr *)&a, sizeof(a)) || listen(h.lfd, 1024) ||
+	    getsockname(h.lfd, (struct sockaddr *)&a, &alen))
+		die("ringhttp listen");
+	if (rq_add(&h.q, h.lfd, EPOLLIN | EPOLLET, HTTP_LISTENER))
+		die("ringhttp ADD listener");
+	cx = epoll_create1(EPOLL_CLOEXEC);
+	if (cx < 0)
+		die("epoll_create1");
+	if (pthread_create(&th, NULL, http_server, &h))
+		die("pthread_create");
+	t0 = now();
+	for (int i = 0; i < conns; i++)
+		http_connect(&cc[i], &a, cx, i, keepalive);
+	do {
+		for (int b = 0; b < 16; b++) {
+			n = epoll_wait(cx, ev, 64, 5000);
+			if (n < 0 && errno != EINTR)
+				die("ringhttp client wait");
+			if (n == 0) {
+				fprintf(stderr, "ringhttp %s %s: no answer for 5 s (%ld done)\n", p,
+					impl_name[impl], done);
+				exit(1);
+			}
+			for (int i = 0; i < n; i++) {
+				struct http_client_conn *c = &cc[ev[i].data.u64];
+				ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+
+				if (r < 0 && errno == EAGAIN)
+					continue;
+				if (r < 0)
+					die("ringhttp client read");
+				if (r == 0) {	/* EOF: only after a whole answer, close mode */
+					if (keepalive || c->len != rlen || memcmp(c->buf, resp, rlen)) {
+						fprintf(stderr, "ringhttp %s: EOF after %zu bytes\n", p, c->len);
+						exit(1);
+					}
+					close(c->fd);
+					done++;
+					http_connect(c, &a, cx, (int)ev[i].data.u64, keepalive);
+					continue;
+				}
+				c->len += r;
+				if (c->len > rlen) {
+					fprintf(stderr, "ringhttp %s: %zu bytes, an answer is %zu\n", p,
+						c->len, rlen);
+					exit(1);
+				}
+				if (keepalive && c->len == rlen) {
+					if (memcmp(c->buf, resp, rlen))
+						die("ringhttp: wrong answer");
+					done++;
+					c->len = 0;
+					if (write(c->fd, http_req_ka, sizeof(http_req_ka) - 1) !=
+					    (ssize_t)sizeof(http_req_ka) - 1)
+						die("ringhttp request");
+				}
+			}
+		}
+		t = now() - t0;
+	} while (t < 5 * budget || done < 3);
+	atomic_store(&h.stop, 1);
+	for (int i = 0; i < conns; i++)
+		close(cc[i].fd);
+	pthread_join(th, NULL);
+	if (sched_setaffinity(0, sizeof(mask), &mask))
+		die("sched_setaffinity");
+	for (long fd = 0; fd < h.nfd; fd++)
+		if (h.conn[fd].gen)
+			close(fd);
+	close(h.lfd);
+	close(cx);
+	printf("# %s %s %s: %ld requests in %.2f s (%ld served, %ld closed), server %.1f us CPU/request, "
+	       "%ld calls for events, %.2f events/call, %ld slept\n",
+	       wl, p, impl_name[impl], done, t, h.served, h.closed, h.cpu_us / h.served, h.q.gets,
+	       (double)h.q.events / (h.q.gets ? h.q.gets : 1), h.q.sleeps);
+	rq_close(&h.q);
+	sample(wl, p, "req/s", be, rep, done / t);
+	sample(wl, p, "cpu_us/req", be, rep, h.cpu_us / h.served);
+	free(cc);
+	free(h.conn);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 /* True if @w is one of the comma-separated words of @only. */
@@ -1409,9 +2049,13 @@ static void usage(const char *a0)
 		"          [--backend epoll|xpoll] [--pingpong-cpus same|split|free]\n"
 		"          [--pingpong-calls 1|2] [--fixed-rate EV/S] [--fixed-producers P]\n"
 		"          [--fixed-secs S] [--min-events M] [--min-wait-us U]\n"
+		"          [--ring-n 1024|65536] [--ring-mode retrigger|drain]\n"
+		"          [--http-conns C] [--http-mode keepalive|close] [--http-cpus same|split]\n"
+		"          [--xpoll-column ring|plain]\n"
 		"       %s --table FILE.csv [--columns A,B]\n"
 		"  workloads: null ctl wait ctlwait latency pingpong fixedrate herd memory churn\n"
-		"             (default: all)\n"
+		"             ring1 ring64 ringhttp ringmem (default: all), ringaa (A/A of\n"
+		"             the ring rows: one consumer in both columns; only if named)\n"
 		"  --max-targets: largest N for ctl/wait/memory (default 100000;\n"
 		"                 1000000 adds the 1M ctl row, needs ~1M fds and RAM)\n"
 		"  pingpong: both threads on one CPU (same, default), one on each of two\n"
@@ -1419,6 +2063,10 @@ static void usage(const char *a0)
 		"  fixedrate: P producers (4, at most 64) write at EV/S in all (4000) for\n"
 		"             S seconds (2); xpoll waits with min_events M (16) and\n"
 		"             min_wait U microseconds (1000)\n"
+		"  ring1, ring64, ringaa: --ring-n and --ring-mode run only those cases;\n"
+		"  ringhttp, ringaa: --http-* only the cases of those connections, mode, CPUs\n"
+		"  --xpoll-column plain: ring1, ring64, ringhttp's xpoll column on a plain\n"
+		"                 instance (XPOLL_IOC_WAIT) instead of the ring (diagnosis)\n"
 		"  --table: only print the table of a CSV written before, whose two\n"
 		"           columns are the backends named by --columns (default epoll,xpoll)\n",
 		a0, a0);
@@ -1427,7 +2075,8 @@ static void usage(const char *a0)
 
 int main(int argc, char **argv)
 {
-	const char *only = "null,ctl,wait,ctlwait,latency,pingpong,fixedrate,herd,memory,churn";
+	const char *only = "null,ctl,wait,ctlwait,latency,pingpong,fixedrate,herd,memory,churn,"
+			   "ring1,ring64,ringhttp,ringmem";
 	const char *csvpath = NULL;
 	const char *table = NULL;
 	static char columns[64];
@@ -1435,7 +2084,7 @@ int main(int argc, char **argv)
 	struct xpoll_version ver = { 0 };
 	struct utsname u;
 	double t_start = now();
-	int i, be, rep;
+	int i, be, rep, have_ring, ring_rows;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -1467,7 +2116,27 @@ int main(int argc, char **argv)
 			fr_min = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--min-wait-us") && i + 1 < argc)
 			fr_min_wait_us = atol(argv[++i]);
-		else if (!strcmp(argv[i], "--table") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--xpoll-column") && i + 1 < argc) {
+			i++;
+			xp_impl = !strcmp(argv[i], "plain") ? IMPL_PLAIN :
+				  !strcmp(argv[i], "ring") ? IMPL_RING : (usage(argv[0]), 0);
+		} else if (!strcmp(argv[i], "--ring-n") && i + 1 < argc)
+			ring_only_n = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--ring-mode") && i + 1 < argc) {
+			i++;
+			ring_only_mode = !strcmp(argv[i], "retrigger") ? 0 :
+					 !strcmp(argv[i], "drain") ? 1 : (usage(argv[0]), 0);
+		} else if (!strcmp(argv[i], "--http-conns") && i + 1 < argc)
+			http_only_conns = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--http-mode") && i + 1 < argc) {
+			i++;
+			http_only_ka = !strcmp(argv[i], "keepalive") ? 1 :
+				       !strcmp(argv[i], "close") ? 0 : (usage(argv[0]), 0);
+		} else if (!strcmp(argv[i], "--http-cpus") && i + 1 < argc) {
+			i++;
+			http_only_split = !strcmp(argv[i], "split") ? 1 :
+					  !strcmp(argv[i], "same") ? 0 : (usage(argv[0]), 0);
+		} else if (!strcmp(argv[i], "--table") && i + 1 < argc)
 			table = argv[++i];
 		else if (!strcmp(argv[i], "--columns") && i + 1 < argc &&
 			 strchr(argv[i + 1], ',') &&
@@ -1503,6 +2172,11 @@ int main(int argc, char **argv)
 		printf("# pingpong: skipped, this module has no user events (XPOLL_FEAT_USER_EVENTS)\n");
 	if (want(only, "fixedrate") && !(ver.features & XPOLL_FEAT_MIN_WAIT))
 		printf("# fixedrate: skipped, this module has no minimum-wait batching (XPOLL_FEAT_MIN_WAIT)\n");
+	have_ring = !!(ver.features & XPOLL_FEAT_RING);
+	ring_rows = want(only, "ring1") || want(only, "ring64") || want(only, "ringhttp") ||
+		    want(only, "ringmem") || want(only, "ringaa");
+	if (ring_rows && !have_ring)
+		printf("# ring1, ring64, ringhttp, ringmem, ringaa: skipped, this module has no ready ring (XPOLL_FEAT_RING)\n");
 	if (csvpath) {
 		csv = fopen(csvpath, "w");
 		if (!csv)
@@ -1513,6 +2187,10 @@ int main(int argc, char **argv)
 	if (want(only, "null") || want(only, "ctl") || want(only, "wait") ||
 	    want(only, "ctlwait") || want(only, "memory"))
 		make_targets(max_n);
+	else if (ring_rows && have_ring && (want(only, "ring1") || want(only, "ring64") ||
+					    want(only, "ringmem") || want(only, "ringaa")))
+		/* the ring rows' largest N; a smaller --max-targets drops that N */
+		make_targets(max_n < ring_sizes[1] ? max_n : ring_sizes[1]);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
 		die("/dev/null");
@@ -1564,6 +2242,43 @@ int main(int argc, char **argv)
 		}
 		if (want(only, "churn"))
 			BOTH(bench_churn(be, rep));
+		if (have_ring) {
+			/* The column is the backend; epoll's runs epoll, xpoll's the ring. */
+			/* Not k, nor i: BOTH() has a k of its own. */
+			for (int kk = 1; kk <= 64; kk *= 64)
+				if (want(only, kk == 1 ? "ring1" : "ring64"))
+					for (int ni = 0; ni < 2; ni++)
+						for (int drain = 0; drain < 2; drain++)
+							BOTH(bench_ring(kk == 1 ? "ring1" : "ring64", be,
+									be == EP ? IMPL_EPOLL : xp_impl,
+									rep, ring_sizes[ni], kk, drain));
+			if (want(only, "ringhttp")) {
+				BOTH(bench_http("ringhttp", be, be == EP ? IMPL_EPOLL : xp_impl,
+						rep, 32, 1, 0));
+				BOTH(bench_http("ringhttp", be, be == EP ? IMPL_EPOLL : xp_impl,
+						rep, 1, 1, 0));
+				BOTH(bench_http("ringhttp", be, be == EP ? IMPL_EPOLL : xp_impl,
+						rep, 32, 1, 1));
+				BOTH(bench_http("ringhttp", be, be == EP ? IMPL_EPOLL : xp_impl,
+						rep, 8, 0, 0));
+			}
+			if (want(only, "ringmem"))
+				for (int ring = 0; ring < 2; ring++)
+					BOTH(bench_ringmem(be, rep, ring_sizes[1], ring));
+			/*
+			 * A/A: the same consumer in both columns, in the same
+			 * alternation: how far a ring row's ratio moves with
+			 * nothing different (only when named: not in "all").
+			 */
+			if (want(only, "ringaa"))
+				for (int impl = IMPL_EPOLL; impl <= IMPL_RING; impl++) {
+					for (int kk = 1; kk <= 64; kk *= 64)
+						for (int drain = 0; drain < 2; drain++)
+							BOTH(bench_ring("ringaa", be, impl, rep,
+									ring_sizes[0], kk, drain));
+					BOTH(bench_http("ringaa", be, impl, rep, 32, 1, 0));
+				}
+		}
 #undef BOTH
 	}
 	print_table();
