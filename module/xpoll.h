@@ -185,8 +185,10 @@
  * removal takes them off it under ep->lock) and back on the ready list
  * when the call ends, under both ep->mtx and ep->lock: every writer of the
  * ready list outside a callback holds ep->mtx, because of the exception
- * above.  A ring instance has neither list: its events go to the ring it
- * shares with userspace, which harvests them without a transfer (ring.c).
+ * above.  A ring instance has no transfer and no ovflist: its events go to
+ * the ring it shares with userspace, which harvests them itself; its
+ * ready list only holds the items whose wakeup said no bits, until a wait
+ * re-polls them under ep->mtx (ring.c).
  *
  * Nesting
  * -------
